@@ -1,0 +1,34 @@
+"""Market data: loading, validation and synthetic generation (no backtrader here).
+
+Example:
+    >>> from maml_strategy.data import load_ohlcv
+    >>> spy = load_ohlcv("SPY", "2008-01-01", "2008-12-31")  # doctest: +SKIP
+"""
+
+from maml_strategy.data.sources import (
+    ENV_VAR,
+    candidate_paths,
+    download_yfinance,
+    from_robinhood_historicals,
+    load_ohlcv,
+    normalise_yfinance,
+    read_csv_ohlcv,
+)
+from maml_strategy.data.synthetic import REGIME_PARAMS, synthetic_ohlcv
+from maml_strategy.data.validate import OHLCV_COLUMNS, DataWarning, normalise_columns, validate_ohlcv
+
+__all__ = [
+    "ENV_VAR",
+    "OHLCV_COLUMNS",
+    "REGIME_PARAMS",
+    "DataWarning",
+    "candidate_paths",
+    "download_yfinance",
+    "from_robinhood_historicals",
+    "load_ohlcv",
+    "normalise_columns",
+    "normalise_yfinance",
+    "read_csv_ohlcv",
+    "synthetic_ohlcv",
+    "validate_ohlcv",
+]
