@@ -1,0 +1,100 @@
+"""Run one strategy over a test window in backtrader and collect its results."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import backtrader as bt
+import numpy as np
+import pandas as pd
+
+from maml_strategy.backtest.metrics import performance, post_transition_stats
+from maml_strategy.config import StrategyConfig
+from maml_strategy.errors import DataError
+from maml_strategy.features import MultiTimeframeExtractor
+from maml_strategy.regime import RegimeDetector
+from maml_strategy.strategy import STRATEGIES
+
+__all__ = ["BacktestResult", "run_backtest", "warmup_bars"]
+
+
+@dataclass
+class BacktestResult:
+    """Equity, decisions, fills and metrics of one strategy run."""
+
+    kind: str
+    equity: pd.Series  # portfolio value at each test bar's close
+    decisions: pd.DataFrame  # per bar: regime, transition, prediction, target, position, value
+    fills: pd.DataFrame  # date, side, size, price, value, commission
+    adaptations: list[dict[str, Any]]  # adaptations made inside the test window
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def warmup_bars(cfg: StrategyConfig) -> int:
+    """Bars of history fed before the test start: regime warm-up, feature history and one support window."""
+    ex = MultiTimeframeExtractor(timeframes=tuple(cfg.features.timeframes))
+    det = RegimeDetector(cfg.regime)
+    return max(det.warmup, ex.min_history) + cfg.maml.support_size + cfg.features.horizon + cfg.features.vol_window + 40
+
+
+def run_backtest(
+    df: pd.DataFrame,
+    kind: str,
+    cfg: StrategyConfig,
+    test_start: pd.Timestamp,
+    test_end: pd.Timestamp,
+    *,
+    model: Any = None,
+    adapt_steps: int | None = None,
+    adapt_lr: float | None = None,
+) -> BacktestResult:
+    """Backtest ``kind`` (maml, static, naive_finetune, buy_and_hold) over ``[test_start, test_end]``.
+
+    Warm-up history before ``test_start`` updates regimes and features but no
+    order is placed before ``test_start``. Orders decided at a close fill at the
+    next open; commission is ``cfg.trading.commission_bps`` of traded value.
+    """
+    if kind not in STRATEGIES:
+        raise DataError(f"unknown strategy {kind!r}; use one of {', '.join(STRATEGIES)}")
+    test_start, test_end = pd.Timestamp(test_start), pd.Timestamp(test_end)
+    n_warm = warmup_bars(cfg)
+    before = df.loc[: test_start - pd.Timedelta(days=1)]
+    if len(before) < n_warm:
+        raise DataError(
+            f"{len(before)} bars before {test_start.date()}, but {n_warm} are needed for warm-up; "
+            "load more history before the test window"
+        )
+    window = pd.concat([before.iloc[-n_warm:], df.loc[test_start:test_end]])
+    window = window[["open", "high", "low", "close", "volume"]]
+    if window.index[-1] < test_start:
+        raise DataError(f"no bars in the test window {test_start.date()}..{test_end.date()}")
+
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.broker.setcash(cfg.trading.cash)
+    cerebro.broker.setcommission(commission=cfg.trading.commission_bps / 1e4)
+    cerebro.adddata(bt.feeds.PandasData(dataname=window))
+    cerebro.addstrategy(
+        STRATEGIES[kind], model=model, config=cfg, trade_start=test_start,
+        adapt_steps=adapt_steps, adapt_lr=adapt_lr,
+    )
+    strat = cerebro.run(runonce=False)[0]
+
+    dec = pd.DataFrame(strat.decisions).set_index("date")
+    dec.index = pd.DatetimeIndex(dec.index).normalize()
+    test = dec.loc[test_start:]
+    equity = test["value"].astype(float)
+    start_value = float(dec["value"].loc[: test_start - pd.Timedelta(days=1)].iloc[-1]) if (dec.index < test_start).any() else cfg.trading.cash
+    fills = pd.DataFrame(strat.fills, columns=["date", "side", "size", "price", "value", "commission"])
+    if len(fills):
+        fills["date"] = pd.DatetimeIndex(fills["date"]).normalize()
+    adaptations = [a.to_dict() for a in strat.adaptations if pd.Timestamp(a.date) >= test_start]
+    traded = float((fills["size"].abs() * fills["price"]).sum()) if len(fills) else 0.0
+    metrics = performance(
+        equity, start_value=start_value, position_value=test["position_value"].astype(float),
+        traded_value=traded, trades=len(fills), adaptations=len(adaptations),
+    )
+    transitions = list(test.index[test["transition"].astype(bool)])
+    metrics.update(post_transition_stats(equity, transitions))
+    return BacktestResult(kind, equity, dec, fills, adaptations, metrics)

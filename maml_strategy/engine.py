@@ -1,0 +1,280 @@
+"""Per-bar decision engine shared by backtests and live trading (no backtrader here).
+
+:class:`SignalEngine` consumes one daily bar at a time and returns a
+:class:`Decision`: the confirmed regime, whether this bar confirmed a
+transition, the model's prediction and the target exposure. On a confirmed
+transition (and every ``readapt_every`` bars when set) it adapts the model on
+the trailing support window: the last ``support_size`` samples whose labels
+are fully known at this bar (sample ``i`` is known at bar ``t`` iff
+``i + horizon <= t``). Everything it uses lives in bounded deques, so the work
+per bar does not grow with the history.
+
+Example:
+    >>> from maml_strategy.engine import SignalEngine  # doctest: +SKIP
+    >>> engine = SignalEngine(learner, adapt=True)  # doctest: +SKIP
+    >>> for row in df.itertuples():  # doctest: +SKIP
+    ...     decision = engine.on_bar(row.Index, row.open, row.high, row.low, row.close, row.volume)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+import torch
+
+from maml_strategy.config import FeatureConfig, TradingConfig
+from maml_strategy.errors import ConfigError
+from maml_strategy.features import MultiTimeframeExtractor
+from maml_strategy.features.scaler import FeatureScaler
+from maml_strategy.regime import Regime, RegimeConfig, RegimeDetector
+
+__all__ = ["Learner", "Decision", "AdaptationRecord", "SignalEngine", "exposure_from_prediction"]
+
+
+class Learner(Protocol):
+    """What the engine needs from a model (``MAML`` and ``StaticModel`` both qualify)."""
+
+    scaler: FeatureScaler | None
+
+    def predict(self, x: torch.Tensor, params: dict[str, torch.Tensor] | None = None) -> torch.Tensor: ...
+
+    def adapt(self, support_x: torch.Tensor, support_y: torch.Tensor, steps: int | None = None,
+              lr: float | None = None) -> dict[str, torch.Tensor]: ...
+
+    def support_loss(self, x: torch.Tensor, y: torch.Tensor, params: dict[str, torch.Tensor] | None = None) -> float: ...
+
+
+@dataclass
+class AdaptationRecord:
+    """One adaptation: when, why, and what it did to the support loss."""
+
+    date: str  # bar date (ISO) at whose close the adaptation ran
+    from_regime: str | None  # previous confirmed regime (None at the first confirmation)
+    to_regime: str  # newly confirmed regime
+    reason: str  # "transition" or "readapt"
+    support_start: str  # first support sample date
+    support_end: str  # last support sample date (its label ended at or before `date`)
+    n_support: int  # samples used
+    loss_before: float  # support loss with the starting parameters
+    loss_after: float  # support loss after adaptation
+    ms: float  # wall-clock milliseconds spent adapting
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON/CSV."""
+        return asdict(self)
+
+
+@dataclass
+class Decision:
+    """What the engine decided at the close of one bar."""
+
+    date: pd.Timestamp
+    regime: Regime | None  # confirmed regime after this bar (None in warm-up)
+    transition: bool  # this bar confirmed a new regime
+    prediction: float  # model output (vol-scaled forward return); NaN when no features yet
+    target: float  # target exposure as a fraction of portfolio value
+    adaptation: AdaptationRecord | None  # set when this bar adapted the model
+
+
+def exposure_from_prediction(pred: float, trading: TradingConfig, signal_scale: float) -> float:
+    """Map a prediction to a target exposure in ``[-max, max]`` (``[0, max]`` long-only).
+
+    ``position_mode="sign"``: ``+max_exposure`` when ``pred > min_signal``, ``-max_exposure``
+    when ``pred < -min_signal`` and shorting is allowed, else 0.
+    ``position_mode="linear"``: ``clip(pred / signal_scale, lo, max_exposure)``.
+
+    Example:
+        >>> exposure_from_prediction(0.5, TradingConfig(max_exposure=1.0), signal_scale=1.0)
+        1.0
+        >>> exposure_from_prediction(-0.5, TradingConfig(), signal_scale=1.0)
+        0.0
+    """
+    if not math.isfinite(pred) or abs(pred) <= trading.min_signal:
+        return 0.0
+    lo = -trading.max_exposure if trading.allow_short else 0.0
+    if trading.position_mode == "sign":
+        return float(trading.max_exposure if pred > 0 else lo)
+    return float(min(max(pred / signal_scale, lo), trading.max_exposure))
+
+
+class SignalEngine:
+    """Streaming regime -> features -> (adapt) -> prediction -> exposure.
+
+    Args:
+        learner: a fitted ``MAML`` or ``StaticModel`` (with its scaler), or None
+            for a model-free engine that only tracks regimes.
+        adapt: adapt on confirmed transitions (MAML / naive fine-tuning) or never (static).
+        regime: detector settings.
+        features: feature/label settings (must match the model's training).
+        trading: exposure mapping and adaptation settings.
+        support_size: K, samples in the support window.
+        signal_scale: prediction units per unit of exposure (calibrated on
+            validation years by the pipeline); overrides ``trading.signal_scale``.
+
+    Example:
+        >>> engine = SignalEngine(None, adapt=False)
+        >>> engine.on_bar("2020-01-02", 1.0, 1.1, 0.9, 1.0, 100.0).target
+        0.0
+    """
+
+    def __init__(
+        self,
+        learner: Learner | None,
+        *,
+        adapt: bool = True,
+        regime: RegimeConfig | None = None,
+        features: FeatureConfig | None = None,
+        trading: TradingConfig | None = None,
+        support_size: int = 32,
+        signal_scale: float | None = None,
+    ) -> None:
+        if support_size < 2:
+            raise ConfigError(f"support_size must be >= 2, got {support_size}")
+        self.learner = learner
+        self.adapt_enabled = bool(adapt) and learner is not None
+        self.features_cfg = features or FeatureConfig()
+        self.trading = trading or TradingConfig()
+        self.support_size = int(support_size)
+        self.signal_scale = float(signal_scale) if signal_scale else self.trading.signal_scale
+        if not self.signal_scale > 0:
+            raise ConfigError(f"signal_scale must be > 0, got {signal_scale}")
+        self.detector = RegimeDetector(regime or RegimeConfig())
+        self.extractor = MultiTimeframeExtractor(timeframes=tuple(self.features_cfg.timeframes))
+        h, vw = self.features_cfg.horizon, self.features_cfg.vol_window
+        # bars kept: the feature window, or enough for K labels (+ their vol windows), whichever is larger
+        self.max_bars = max(self.extractor.window, self.support_size + h + vw + 2)
+        self._dates: deque[pd.Timestamp] = deque(maxlen=self.max_bars)
+        self._ohlcv: deque[tuple[float, float, float, float, float]] = deque(maxlen=self.max_bars)
+        self._rows: deque[np.ndarray | None] = deque(maxlen=self.support_size + h + 1)
+        self.params: dict[str, torch.Tensor] | None = None  # None = the learner's own parameters
+        self.adaptations: list[AdaptationRecord] = []
+        self._bars_since_adapt = 0
+        self._prev_regime: Regime | None = None
+        self.compute_features = learner is not None
+
+    # ------------------------------------------------------------------ helpers
+    def _window_frame(self) -> pd.DataFrame:
+        arr = np.asarray(self._ohlcv, dtype=np.float64)
+        return pd.DataFrame(arr, index=pd.DatetimeIndex(list(self._dates)),
+                            columns=["open", "high", "low", "close", "volume"])
+
+    def _feature_row(self) -> np.ndarray | None:
+        if len(self._ohlcv) < self.extractor.min_history:
+            return None
+        n = min(len(self._ohlcv), self.extractor.window)
+        frame = self._window_frame().iloc[-n:]
+        row = self.extractor.transform_last(frame).flat()
+        if not np.isfinite(row).all():
+            return None
+        return row
+
+    def support_window(self) -> tuple[np.ndarray, np.ndarray, list[pd.Timestamp]]:
+        """The last ``support_size`` (scaled features, labels, dates) whose labels are known now.
+
+        Sample ``i`` (bar ``t - j``) has label ``close[i+h]/close[i]-1`` scaled by the
+        trailing volatility at ``i``; only samples with ``i + h <= t`` are used.
+        """
+        h, vw = self.features_cfg.horizon, self.features_cfg.vol_window
+        closes = np.asarray([b[3] for b in self._ohlcv], dtype=np.float64)
+        dates = list(self._dates)
+        n = len(closes)
+        rows = list(self._rows)
+        xs, ys, ds = [], [], []
+        # position p in the bar deque; the newest bar is p = n-1 (= bar t); rows[-1] is bar t too
+        for back in range(h, min(len(rows), n)):
+            p = n - 1 - back  # sample i = t - back, label needs close[p + h] <= close[n-1]
+            row = rows[len(rows) - 1 - back]
+            if row is None or p - vw < 0:
+                continue
+            rets = closes[p - vw + 1 : p + 1] / closes[p - vw : p] - 1.0
+            sigma = float(np.std(rets, ddof=1))
+            if not sigma > 0:
+                continue
+            y = (closes[p + h] / closes[p] - 1.0) / (sigma * math.sqrt(h))
+            xs.append(row)
+            ys.append(y)
+            ds.append(dates[p])
+            if len(xs) == self.support_size:
+                break
+        xs.reverse(), ys.reverse(), ds.reverse()
+        return np.asarray(xs, dtype=np.float32), np.asarray(ys, dtype=np.float32), ds
+
+    def _scaled(self, row: np.ndarray) -> np.ndarray:
+        scaler = getattr(self.learner, "scaler", None)
+        return scaler.transform(row[None, :])[0] if scaler is not None else row.astype(np.float32)
+
+    def _adapt(self, date: pd.Timestamp, regime: Regime, reason: str) -> AdaptationRecord | None:
+        assert self.learner is not None  # internal invariant: adapt_enabled implies a learner
+        sx, sy, ds = self.support_window()
+        if len(sy) < max(2, self.support_size // 2):
+            return None  # too little known history: keep the current parameters
+        x = torch.from_numpy(sx)
+        y = torch.from_numpy(sy)
+        t0 = time.perf_counter()
+        loss_before = self.learner.support_loss(x, y, None)
+        params = self.learner.adapt(x, y, steps=self.trading.adapt_steps, lr=self.trading.adapt_lr)
+        ms = (time.perf_counter() - t0) * 1e3
+        loss_after = self.learner.support_loss(x, y, params)
+        self.params = params
+        rec = AdaptationRecord(
+            date=str(pd.Timestamp(date).date()),
+            from_regime=None if self._prev_regime is None else self._prev_regime.value,
+            to_regime=regime.value,
+            reason=reason,
+            support_start=str(pd.Timestamp(ds[0]).date()),
+            support_end=str(pd.Timestamp(ds[-1]).date()),
+            n_support=len(sy),
+            loss_before=float(loss_before),
+            loss_after=float(loss_after),
+            ms=float(ms),
+        )
+        self.adaptations.append(rec)
+        return rec
+
+    # ------------------------------------------------------------------- public
+    def on_bar(self, date: Any, open_: float, high: float, low: float, close: float, volume: float) -> Decision:
+        """Consume the bar that just closed and decide the target exposure.
+
+        Args:
+            date: bar date.
+            open_, high, low, close, volume: the bar.
+
+        Returns:
+            The :class:`Decision` at this bar's close (to be executed at the next open).
+        """
+        ts = pd.Timestamp(date)
+        self._dates.append(ts)
+        self._ohlcv.append((float(open_), float(high), float(low), float(close), float(volume)))
+        regime = self.detector.update({"high": high, "low": low, "close": close})
+        transition = bool(self.detector.transition)
+
+        row = self._feature_row() if self.compute_features else None
+        scaled = None if row is None else self._scaled(row)
+        self._rows.append(scaled)
+
+        record = None
+        if self.adapt_enabled and regime is not None:
+            self._bars_since_adapt += 1
+            every = self.trading.readapt_every
+            if transition:
+                record = self._adapt(ts, regime, "transition")
+            elif every and self._bars_since_adapt >= every:
+                record = self._adapt(ts, regime, "readapt")
+            if record is not None:
+                self._bars_since_adapt = 0
+        if transition:
+            self._prev_regime = regime
+
+        pred = float("nan")
+        target = 0.0
+        if scaled is not None and self.learner is not None:
+            with torch.no_grad():
+                pred = float(self.learner.predict(torch.from_numpy(scaled[None, :]), self.params)[0])
+            target = exposure_from_prediction(pred, self.trading, self.signal_scale)
+        return Decision(ts, regime, transition, pred, target, record)

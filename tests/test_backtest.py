@@ -1,0 +1,182 @@
+"""Strategies in backtrader and the backtest pipeline: no look-ahead, drop-in use, reproducibility."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import backtrader as bt
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from maml_strategy.backtest import custom_period, run_backtest, run_experiment, train_models, write_outputs
+from maml_strategy.data import synthetic_ohlcv
+from maml_strategy.strategy import BuyAndHoldStrategy, MAMLRegimeStrategy, StaticModelStrategy
+from tests.helpers import tiny_config
+
+PERIOD = custom_period("2002-01-01", "2007-12-31", "2008-01-01", "2008-12-31", name="synthetic")
+
+
+@pytest.fixture(scope="module")
+def df() -> pd.DataFrame:
+    return synthetic_ohlcv(2500, seed=11).drop(columns=["regime"])
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return tiny_config()
+
+
+@pytest.fixture(scope="module")
+def models(df, cfg):
+    return train_models(df, cfg, PERIOD, seed=0, cache_dir=None)
+
+
+def _perturb_after(df: pd.DataFrame, date: str, seed: int = 1) -> pd.DataFrame:
+    out = df.copy()
+    after = out.index > pd.Timestamp(date)
+    rng = np.random.default_rng(seed)
+    factor = np.exp(np.cumsum(rng.normal(0, 0.03, after.sum())))
+    for col in ("open", "high", "low", "close"):
+        out.loc[after, col] = out.loc[after, col].to_numpy() * factor
+    out.loc[after, "volume"] = out.loc[after, "volume"].to_numpy() * 3
+    return out
+
+
+def _params(learner) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in learner.model.state_dict().items()}
+
+
+def test_test_window_prices_do_not_touch_training(df, cfg, models) -> None:
+    other = train_models(_perturb_after(df, "2007-12-31"), cfg, PERIOD, seed=0, cache_dir=None)
+    for a, b in ((models.maml, other.maml), (models.static, other.static)):
+        pa, pb = _params(a), _params(b)
+        assert pa.keys() == pb.keys()
+        assert all(torch.equal(pa[k], pb[k]) for k in pa)
+        np.testing.assert_array_equal(a.scaler.center, b.scaler.center)
+
+
+def test_training_data_change_changes_weights(df, cfg, models) -> None:
+    """The check above can fail: perturbing *training* prices does change the weights."""
+    other = train_models(_perturb_after(df, "2006-06-30"), cfg, PERIOD, seed=0, cache_dir=None)
+    pa, pb = _params(models.maml), _params(other.maml)
+    assert any(not torch.equal(pa[k], pb[k]) for k in pa)
+
+
+@pytest.mark.parametrize("kind", ["maml", "naive_finetune"])
+def test_no_lookahead_in_decisions(df, cfg, models, kind) -> None:
+    model = models.maml if kind == "maml" else models.static
+    cut = "2008-06-30"
+    a = run_backtest(df, kind, cfg, PERIOD.test_start, PERIOD.test_end, model=model)
+    b = run_backtest(_perturb_after(df, cut), kind, cfg, PERIOD.test_start, PERIOD.test_end, model=model)
+    upto = pd.Timestamp(cut)
+    da, db = a.decisions.loc[:upto], b.decisions.loc[:upto]
+    pd.testing.assert_frame_equal(da[["regime", "transition", "prediction", "target", "adapted"]],
+                                  db[["regime", "transition", "prediction", "target", "adapted"]])
+    adapt_a = [{k: v for k, v in x.items() if k != "ms"} for x in a.adaptations if pd.Timestamp(x["date"]) <= upto]
+    adapt_b = [{k: v for k, v in x.items() if k != "ms"} for x in b.adaptations if pd.Timestamp(x["date"]) <= upto]
+    assert adapt_a == adapt_b
+    fa = a.fills[a.fills["date"] <= upto].reset_index(drop=True)
+    fb = b.fills[b.fills["date"] <= upto].reset_index(drop=True)
+    pd.testing.assert_frame_equal(fa, fb)
+    # and the perturbation is real: decisions after the cut differ
+    assert not a.decisions.loc[upto:, "prediction"].equals(b.decisions.loc[upto:, "prediction"])
+
+
+def test_adaptations_only_on_transitions_with_known_labels(df, cfg, models) -> None:
+    res = run_backtest(df, "maml", cfg, PERIOD.test_start, PERIOD.test_end, model=models.maml)
+    dec = res.decisions
+    assert res.adaptations, "the synthetic test year has regime transitions"
+    for rec in res.adaptations:
+        d = pd.Timestamp(rec["date"])
+        assert bool(dec.loc[d, "transition"]) and bool(dec.loc[d, "adapted"])
+        # the last support sample's label ends at or before the decision bar
+        pos_end = dec.index.get_loc(pd.Timestamp(rec["support_end"]))
+        assert pos_end + cfg.features.horizon <= dec.index.get_loc(d)
+        assert rec["loss_after"] <= rec["loss_before"] + 1e-9
+    assert dec["adapted"].sum() >= len(res.adaptations)
+    assert not dec.loc[~dec["transition"].astype(bool), "adapted"].any()
+
+
+def test_no_orders_before_trade_start(df, cfg, models) -> None:
+    res = run_backtest(df, "static", cfg, PERIOD.test_start, PERIOD.test_end, model=models.static)
+    assert len(res.fills) == 0 or res.fills["date"].min() > PERIOD.test_start - pd.Timedelta(days=1)
+    assert (res.decisions.loc[: PERIOD.test_start - pd.Timedelta(days=1), "target"] == 0).all()
+
+
+def _yahoo_csv(df: pd.DataFrame, path: Path) -> Path:
+    out = df.rename(columns=str.title).assign(**{"Adj Close": df["close"]})
+    out.index.name = "Date"
+    out[["Open", "High", "Low", "Close", "Adj Close", "Volume"]].to_csv(path)
+    return path
+
+
+@pytest.mark.parametrize("runonce,preload", [(True, True), (False, False)])
+def test_drop_in_yahoo_csv_feed(df, cfg, models, tmp_path, runonce, preload) -> None:
+    path = _yahoo_csv(df.loc["2005-01-01":"2008-12-31"], tmp_path / "X.csv")
+    model_path = tmp_path / "maml.pt"
+    models.maml.save(model_path)
+    cerebro = bt.Cerebro()
+    cerebro.adddata(bt.feeds.YahooFinanceCSVData(dataname=str(path), adjclose=False))
+    cerebro.addstrategy(MAMLRegimeStrategy, model_path=str(model_path), config=cfg, trade_start="2008-01-01")
+    strat = cerebro.run(runonce=runonce, preload=preload)[0]
+    assert len(strat.decisions) == len(df.loc["2005-01-01":"2008-12-31"])
+    assert strat.adaptations and strat.fills
+    assert cerebro.broker.getvalue() != cfg.trading.cash
+
+
+def test_drop_in_pandas_feed_and_optstrategy(df, cfg, models) -> None:
+    cerebro = bt.Cerebro(maxcpus=1, optreturn=False)
+    cerebro.adddata(bt.feeds.PandasData(dataname=df.loc["2005-01-01":"2008-12-31"]))
+    cerebro.optstrategy(StaticModelStrategy, model=[models.static], config=[cfg], max_exposure=[0.5, 0.9],
+                        trade_start=["2008-01-01"])
+    runs = cerebro.run()
+    assert len(runs) == 2
+    values = sorted(r[0].decisions[-1]["value"] for r in runs)  # the broker object is shared across runs
+    assert values[0] != values[1]
+
+
+def test_buy_and_hold_needs_no_model(df, cfg) -> None:
+    res = run_backtest(df, "buy_and_hold", cfg, PERIOD.test_start, PERIOD.test_end)
+    assert len(res.fills) == 1 and res.metrics["exposure"] > 0.9
+
+
+def test_missing_model_is_a_clear_error(df, cfg) -> None:
+    from maml_strategy.errors import ModelError
+
+    cerebro = bt.Cerebro()
+    cerebro.adddata(bt.feeds.PandasData(dataname=df.iloc[:300]))
+    cerebro.addstrategy(MAMLRegimeStrategy, config=cfg)
+    with pytest.raises(ModelError, match="needs a model"):
+        cerebro.run()
+
+
+def test_fixed_seed_reproduces_summary(df, cfg, tmp_path) -> None:
+    runs = []
+    for i in range(2):
+        res = run_experiment(df, cfg, PERIOD, symbol="SYN", seeds=[0], cache_dir=tmp_path / f"cache{i}",
+                             progress=False)
+        s = res.summary()
+        for t in s["training"]:
+            t.pop("seconds")
+        runs.append(s)
+        if i == 1:
+            paths = write_outputs(res, tmp_path / "out")
+    assert json.dumps(runs[0], sort_keys=True, default=str) == json.dumps(runs[1], sort_keys=True, default=str)
+    summary = json.loads(paths["summary"].read_text())
+    assert set(summary["strategies"]) == {"maml", "static", "naive_finetune", "buy_and_hold"}
+    for key in ("period", "symbol", "train", "test", "seeds"):
+        assert key in summary
+    assert summary["strategies"]["maml"]["per_seed"][0]["adaptations"] >= 1
+    for name in ("equity", "trades", "report"):
+        assert paths[name].stat().st_size > 0
+
+
+def test_cache_reuses_models(df, cfg, tmp_path) -> None:
+    a = train_models(df, cfg, PERIOD, seed=0, cache_dir=tmp_path)
+    b = train_models(df, cfg, PERIOD, seed=0, cache_dir=tmp_path)
+    assert not a.cached and b.cached and a.key == b.key
+    x = torch.zeros(2, a.maml.model.input_dim)
+    assert torch.equal(a.maml.predict(x), b.maml.predict(x))
