@@ -30,6 +30,7 @@ from maml_strategy.training import StaticConfig
 __all__ = [
     "FeatureConfig",
     "ModelConfig",
+    "TaskConfig",
     "TradingConfig",
     "StrategyConfig",
     "STRATEGY_KINDS",
@@ -73,6 +74,17 @@ class ModelConfig:
 
 
 @dataclass
+class TaskConfig:
+    """How meta-training tasks are cut from regime segments."""
+
+    # Extend each segment back by support_size + horizon bars so a task's support may lie
+    # before the regime started, as at trading time: when a transition is confirmed the
+    # last K known labels mostly belong to the previous regime. False = support and
+    # query both inside the segment (segments shorter than K + horizon + Q are dropped).
+    support_from_previous_regime: bool = True
+
+
+@dataclass
 class TradingConfig:
     """How predictions become positions and what trading costs."""
 
@@ -113,6 +125,7 @@ class StrategyConfig:
     regime: RegimeConfig = field(default_factory=RegimeConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    tasks: TaskConfig = field(default_factory=TaskConfig)
     maml: MAMLConfig = field(default_factory=MAMLConfig)
     static: StaticConfig = field(default_factory=StaticConfig)
     trading: TradingConfig = field(default_factory=TradingConfig)

@@ -40,7 +40,28 @@ from torch import Tensor, nn
 
 from maml_strategy.errors import ConfigError, DataError
 
-__all__ = ["HierarchicalTimeframeNet", "TimeframeEncoders"]
+__all__ = ["HierarchicalTimeframeNet", "TimeframeEncoders", "LayerNorm"]
+
+
+class LayerNorm(nn.Module):
+    """LayerNorm over the last dimension with the affine part applied separately.
+
+    Numerically the same as ``nn.LayerNorm``, but ``F.layer_norm`` is called
+    *without* weight/bias: under ``vmap(grad(...))`` followed by an outer
+    ``backward`` (second-order MAML), the fused affine layer_norm gives wrong
+    meta-gradients in torch 2.x (batching rule of its backward, see
+    pytorch/functorch#534); the unfused form is exact (checked against finite
+    differences in ``tests/test_maml.py``).
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.bias = nn.Parameter(torch.zeros(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.layer_norm(x, x.shape[-1:], eps=self.eps) * self.weight + self.bias
 
 
 class TimeframeEncoders(nn.Module):
@@ -60,7 +81,7 @@ class TimeframeEncoders(nn.Module):
         T, F_, H = num_timeframes, in_features, hidden_dim
         self.w1 = nn.Parameter(torch.empty(T, F_, H))
         self.b1 = nn.Parameter(torch.zeros(T, 1, H))
-        self.ln = nn.LayerNorm(H)
+        self.ln = LayerNorm(H)
         self.w2 = nn.Parameter(torch.empty(T, H, H))
         self.b2 = nn.Parameter(torch.zeros(T, 1, H))
         # Same scale as nn.Linear's default init.
@@ -136,7 +157,7 @@ class HierarchicalTimeframeNet(nn.Module):
         # key and query projections are folded into one matrix: <W_k h, W_q c> = <h, W_k^T W_q c>.
         self.attn_query = nn.Linear(E, E)
         # Prediction head on [fused timeframes, cross context].
-        self.head_ln = nn.LayerNorm(2 * E)
+        self.head_ln = LayerNorm(2 * E)
         self.head_fc = nn.Linear(2 * E, H)
         self.head_out = nn.Linear(H, 1)
         with torch.no_grad():  # small initial predictions: labels are ~N(0, 1)

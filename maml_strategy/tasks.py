@@ -305,6 +305,40 @@ class TaskSampler:
             segment_ids=seg_ids,
         )
 
+    def enumerate_tasks(self, stride: int | None = None) -> TaskBatch:
+        """Every placement of every eligible segment, deterministically (for evaluation).
+
+        Support blocks start every ``stride`` valid rows (default ``query_size``,
+        so consecutive query blocks of a segment do not overlap). Only for
+        ``replace=False``. Does not touch the random generator.
+
+        Args:
+            stride: step between consecutive support-block starts (>= 1).
+
+        Returns:
+            A :class:`TaskBatch` ordered by regime type, segment, time.
+        """
+        if self.replace:
+            raise ConfigError("enumerate_tasks needs replace=False (contiguous blocks)")
+        stride = self.query_size if stride is None else stride
+        if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
+            raise ConfigError(f"stride must be an int >= 1, got {stride!r}")
+        K, Q, h = self.support_size, self.query_size, self.horizon
+        sup_pos, qry_pos, regimes, seg_ids = [], [], [], []
+        for key in self.regime_order:
+            for seg in self._by_regime[key]:
+                for a in seg.starts[::stride]:
+                    v = seg.valid
+                    sup = v[a : a + K]
+                    first_q = int(np.searchsorted(v, sup[-1] + h, side="left"))
+                    sup_pos.append(sup)
+                    qry_pos.append(v[first_q : first_q + Q])
+                    regimes.append(seg.regime)
+                    seg_ids.append(seg.index)
+        sp = torch.from_numpy(np.stack(sup_pos))
+        qp = torch.from_numpy(np.stack(qry_pos))
+        return TaskBatch(self._X[sp], self._y[sp], self._X[qp], self._y[qp], regimes, sp.numpy(), qp.numpy(), seg_ids)
+
     def __repr__(self) -> str:
         parts = ", ".join(f"{k}: {self._counts[k]['eligible']} seg" for k in self.regime_order)
         return (

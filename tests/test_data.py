@@ -208,7 +208,7 @@ def test_unsorted_dates_sorted_with_warning() -> None:
 
 
 def test_identical_duplicates_dropped() -> None:
-    raw = pd.concat([_frame(), _frame().iloc[[2]]])
+    raw = pd.concat([_frame(), _frame().iloc[[2]]]).sort_values("Date", kind="stable")
     with pytest.warns(DataWarning, match="dropped 1 duplicate"):
         df = validate_ohlcv(raw)
     assert len(df) == 5 and df.index.is_unique

@@ -226,3 +226,18 @@ def test_spy_transform_speed(spy: pd.DataFrame, ext: MultiTimeframeExtractor) ->
     for _ in range(20):
         ext.transform_last(w)
     assert (time.perf_counter() - t0) / 20 < 0.01  # ~0.6 ms; loose bound for shared CI
+
+
+def test_transform_last_arrays(synth: pd.DataFrame, ext: MultiTimeframeExtractor) -> None:
+    flat = ext.transform(synth).flat()
+    arr = synth[["open", "high", "low", "close", "volume"]].to_numpy()
+    for t in (len(synth) - 1, 900, 40):
+        lo = max(0, t - ext.window + 1)
+        row = ext.transform_last_arrays(synth.index[lo : t + 1], arr[lo : t + 1])
+        assert_same(row.flat(), flat[t])
+        assert row.timestamp == synth.index[t]
+    assert_same(ext.transform_last_arrays(synth.index.values, arr).flat(), flat[-1])
+    with pytest.raises(DataError, match="shape"):
+        ext.transform_last_arrays(synth.index, arr[:, :4])
+    with pytest.raises(DataError, match="no rows"):
+        ext.transform_last_arrays(synth.index[:0], arr[:0])

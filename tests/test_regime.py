@@ -31,40 +31,11 @@ def spy_labels(spy: pd.DataFrame) -> pd.Series:
 
 
 # ---------------------------------------------------------------- synthetic
-_DRIFT = {"bull": 0.0015, "bear": -0.0015, "sideways": 0.0}
-# High-volatility segments are kept short so that they never fill half of the
-# 252-bar median window (otherwise "1.5 x median" cannot flag them).
-_PLAN = [
-    ("bull_low_vol", 100), ("bull_high_vol", 60), ("sideways_low_vol", 100), ("bear_low_vol", 90),
-    ("bear_high_vol", 60), ("sideways_low_vol", 80), ("bull_low_vol", 90), ("sideways_high_vol", 60),
-    ("bear_low_vol", 100), ("bull_low_vol", 80), ("bear_high_vol", 60), ("sideways_low_vol", 90),
-]
-
-
 def planted_regimes(n: int, seed: int) -> pd.DataFrame:
-    """OHLCV whose planted regimes are identifiable by the detector's rules.
+    """The library's generator in its default "planted" style (regimes identifiable by the rules)."""
+    from maml_strategy.data import synthetic_ohlcv
 
-    Close = exp(cumulative drift (+-0.15 %/day or 0) + iid 0.2 % noise) so the
-    SMA(20) slope is well outside / inside the +-0.02 %/day band; volatility is
-    planted in the intrabar range (1 % low, 3 % high), which drives the ATR.
-    Segment lengths are 60-100 bars (+-15 % jitter).
-    """
-    rng = np.random.default_rng(seed)
-    labels: list[str] = []
-    while len(labels) < n:
-        for name, length in _PLAN:
-            labels += [name] * int(length * rng.uniform(0.85, 1.15))
-    lab = np.array(labels[:n])
-    drift = np.array([_DRIFT[x.split("_")[0]] for x in lab])
-    width = np.where([x.endswith("high_vol") for x in lab], 0.03, 0.01) * rng.uniform(0.8, 1.2, n)
-    close = 100.0 * np.exp(np.cumsum(drift) + 0.002 * rng.standard_normal(n))
-    u = rng.uniform(0.2, 0.8, n)
-    high, low = close * np.exp(width * u), close * np.exp(-width * (1 - u))
-    open_ = low * np.exp(np.log(high / low) * rng.uniform(0, 1, n))
-    idx = pd.bdate_range("2000-01-03", periods=n)
-    return pd.DataFrame(
-        {"open": open_, "high": high, "low": low, "close": close, "volume": 1e6, "regime": lab}, index=idx
-    )
+    return synthetic_ohlcv(n, seed=seed)
 
 
 # --------------------------------------------------------------------- enum
@@ -224,12 +195,12 @@ def test_planted_regimes_recovered() -> None:
         assert (pred[labelled] == planted[labelled]).mean() >= 0.70
 
 
-def test_lead_synthetic_runs() -> None:
-    """The library's synthetic generator goes through the detector (accuracy is not asserted:
+def test_random_walk_synthetic_runs() -> None:
+    """The realistic random-walk style goes through the detector (accuracy is not asserted:
     its close-to-close noise hides the +-0.02 %/day trend band, see test_planted_regimes_recovered)."""
     from maml_strategy.data import synthetic_ohlcv
 
-    df = synthetic_ohlcv(800, seed=0)
+    df = synthetic_ohlcv(800, seed=0, style="random_walk")
     det = RegimeDetector()
     labels = det.label(df)
     assert labels.iloc[det.warmup :].notna().all()

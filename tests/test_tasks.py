@@ -134,3 +134,14 @@ def test_real_regime_segments() -> None:
     ]
     b = TaskSampler(segs, X, y, support_size=16, query_size=8).sample(4)
     assert set(b.regimes) == {regime.Regime.BULL_LOW_VOL, regime.Regime.BEAR_HIGH_VOL}
+
+
+def test_enumerate_tasks_deterministic_and_gapped() -> None:
+    X, y = _data()
+    s = TaskSampler(_segments(), X, y, support_size=16, query_size=8, horizon=5)
+    a, b = s.enumerate_tasks(), s.enumerate_tasks()
+    assert len(a) > 10 and np.array_equal(a.support_pos, b.support_pos)
+    assert (a.query_pos.min(axis=1) - a.support_pos.max(axis=1) >= 5).all()
+    assert len(s.enumerate_tasks(stride=1)) == sum(s.tasks_available.values())
+    with pytest.raises(ConfigError):
+        s.enumerate_tasks(stride=0)

@@ -72,6 +72,7 @@ def cache_key(df: pd.DataFrame, cfg: StrategyConfig, period: Any, seed: int) -> 
     meta = {
         "regime": config_to_dict(cfg.regime), "features": config_to_dict(cfg.features),
         "maml": config_to_dict(cfg.maml), "static": config_to_dict(cfg.static), "model": config_to_dict(cfg.model),
+        "tasks": config_to_dict(cfg.tasks),
         "period": [str(period.train_start.date()), str(period.val_start.date()), str(period.train_end.date())],
         "seed": seed, "version": maml_strategy.__version__, "code": _code_hash(),
     }
@@ -107,11 +108,13 @@ def build_dataset(df: pd.DataFrame, cfg: StrategyConfig, train_start: pd.Timesta
     return Dataset(hist.index, x, y, valid, segments, names, len(extractor.cross_feature_names))
 
 
-def _clip_segments(segments: list[RegimeSegment], index: pd.DatetimeIndex, lo: int, hi: int) -> list[RegimeSegment]:
-    """Segments restricted to row positions ``[lo, hi]`` (dates and lengths updated)."""
+def _clip_segments(
+    segments: list[RegimeSegment], index: pd.DatetimeIndex, lo: int, hi: int, extend_back: int = 0
+) -> list[RegimeSegment]:
+    """Segments restricted to row positions ``[lo, hi]``, optionally started ``extend_back`` rows earlier."""
     out = []
     for s in segments:
-        a, b = max(s.start_pos, lo), min(s.end_pos, hi)
+        a, b = max(s.start_pos - extend_back, lo), min(s.end_pos, hi)
         if b >= a:
             out.append(dataclasses.replace(s, start_pos=a, end_pos=b, n_bars=b - a + 1,
                                            start=index[a], end=index[b]))
@@ -169,10 +172,11 @@ def train_models(
     y_meta[pos >= val_pos - h] = np.nan
     y_val = y.copy()
     y_val[pos < val_pos] = np.nan
-    train_segs = _clip_segments(ds.segments, ds.index, train_lo, val_pos - h - 1)
-    val_segs = _clip_segments(ds.segments, ds.index, val_pos, len(pos) - 1)
-
     mcfg = dataclasses.replace(cfg.maml, seed=seed)
+    back = mcfg.support_size + h if cfg.tasks.support_from_previous_regime else 0
+    train_segs = _clip_segments(ds.segments, ds.index, train_lo, val_pos - h - 1, back)
+    val_segs = _clip_segments(ds.segments, ds.index, val_pos, len(pos) - 1, back)
+
     T = len(cfg.features.timeframes)
     n_cross = ds.n_cross
     model_kwargs = {"num_timeframes": T, "features_per_tf": (xs.shape[1] - n_cross) // T, "cross_tf_features": n_cross,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ def synthetic_ohlcv(
     seed: int = 0,
     start: str = "2000-01-03",
     start_price: float = 100.0,
+    style: Literal["planted", "random_walk"] = "planted",
 ) -> pd.DataFrame:
     """Generate regime-switching daily OHLCV with the planted regime per bar.
 
@@ -40,6 +42,14 @@ def synthetic_ohlcv(
         seed: random seed (same seed, same data).
         start: first date.
         start_price: first close.
+        style: ``"planted"`` (default) makes regimes identifiable by the
+            detector's rules: close = exp(cumulative drift ±0.15 %/day or 0 plus
+            non-accumulating 0.2 % noise), volatility planted in the bar range
+            (1 % low, 3 % high), default segments 60–100 bars with high-volatility
+            segments of ~60 bars (so they never fill half of the 252-bar median
+            window). ``"random_walk"``: returns = drift + vol * N(0, 1) with the
+            drift/vol of :data:`REGIME_PARAMS` (realistic, but the ±0.02 %/day trend
+            band is then buried in noise).
 
     Returns:
         Frame with float64 ``open, high, low, close, volume`` and a ``regime``
@@ -52,6 +62,8 @@ def synthetic_ohlcv(
     """
     if not isinstance(n, (int, np.integer)) or n < 2:
         raise DataError(f"n must be an integer >= 2, got {n!r}")
+    if style not in ("planted", "random_walk"):
+        raise DataError(f"style must be 'planted' or 'random_walk', got {style!r}")
     rng = np.random.default_rng(seed)
     plan: list[tuple[str, int]] = []
     if regimes is None:
@@ -59,9 +71,10 @@ def synthetic_ohlcv(
         total = 0
         prev = None
         while total < n:
-            choices = [r for r in names if r != prev]
+            prev_high = (prev or "").endswith("high_vol")
+            choices = [r for r in names if r != prev and (r.endswith("low_vol") or not prev_high)]
             r = choices[int(rng.integers(len(choices)))]
-            length = int(rng.integers(60, 161))
+            length = int(rng.integers(55, 66)) if r.endswith("high_vol") else int(rng.integers(60, 101))
             plan.append((r, length))
             total += length
             prev = r
@@ -74,6 +87,21 @@ def synthetic_ohlcv(
         while sum(l for _, l in plan) < n:
             plan.extend((name, int(length)) for name, length in regimes)
     labels = np.concatenate([np.full(length, name, dtype=object) for name, length in plan])[:n]
+    idx = pd.bdate_range(start=start, periods=n, name="date")
+    if style == "planted":
+        drift = np.array([REGIME_PARAMS[r][0] if r.endswith("low_vol") else np.sign(REGIME_PARAMS[r][0]) * 0.0015
+                          for r in labels])
+        width = np.where([r.endswith("high_vol") for r in labels], 0.03, 0.01) * rng.uniform(0.8, 1.2, n)
+        close = start_price * np.exp(np.cumsum(drift) + 0.002 * rng.standard_normal(n))
+        u = rng.uniform(0.2, 0.8, n)
+        high, low = close * np.exp(width * u), close * np.exp(-width * (1 - u))
+        open_ = low * np.exp(np.log(high / low) * rng.uniform(0, 1, n))
+        volume = np.round(1e6 * np.exp(0.3 * rng.standard_normal(n) + 20 * width))
+        return pd.DataFrame(
+            {"open": open_, "high": high, "low": low, "close": close, "volume": volume.astype("float64"),
+             "regime": labels},
+            index=idx,
+        )
     drift = np.array([REGIME_PARAMS[r][0] for r in labels])
     vol = np.array([REGIME_PARAMS[r][1] for r in labels])
     rets = drift + vol * rng.standard_normal(n)
@@ -84,7 +112,6 @@ def synthetic_ohlcv(
     high = np.maximum(open_, close) * np.exp(span * rng.uniform(0.3, 1.0, n))
     low = np.minimum(open_, close) * np.exp(-span * rng.uniform(0.3, 1.0, n))
     volume = np.round(1e6 * np.exp(0.3 * rng.standard_normal(n) + 20 * vol))
-    idx = pd.bdate_range(start=start, periods=n, name="date")
     return pd.DataFrame(
         {"open": open_, "high": high, "low": low, "close": close, "volume": volume.astype("float64"),
          "regime": labels},

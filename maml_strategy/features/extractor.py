@@ -14,7 +14,8 @@ RSI uses simple means of gains and losses, MACD uses EMAs whose weights are
 truncated to a fixed 19-bar window. Hence the features of row t depend only
 on the bars inside the trailing window, and :meth:`transform_last` on the
 last :attr:`MultiTimeframeExtractor.window` rows gives the same numbers as
-:meth:`transform` on the full history.
+:meth:`transform` on the full history (``transform_last_arrays`` does the same
+on raw numpy arrays, e.g. read from backtrader lines, and is ~1/3 faster).
 
 Example:
     >>> from maml_strategy.data import synthetic_ohlcv
@@ -47,6 +48,7 @@ __all__ = [
     "LOOKBACK",
     "MultiTimeframeExtractor",
     "SUPPORTED_TIMEFRAMES",
+    "flat_feature_names",
 ]
 
 #: Bars of each timeframe that one feature vector looks at (current bar included).
@@ -447,8 +449,8 @@ class MultiTimeframeExtractor:
 
     # ------------------------------------------------------------ validation
     @staticmethod
-    def _arrays(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Validated ``[n, 5]`` float64 OHLCV array and int64 day numbers."""
+    def _arrays(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Validated ``[n, 5]`` float64 OHLCV array, int64 day and month numbers."""
         if not isinstance(df, pd.DataFrame):
             raise DataError(f"expected a pandas DataFrame of daily OHLCV bars, got {type(df).__name__}")
         missing = [c for c in _COLUMNS if c not in df.columns]
@@ -471,22 +473,24 @@ class MultiTimeframeExtractor:
             arr = df[list(_COLUMNS)].to_numpy(dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise DataError(f"OHLCV columns must be numeric: {exc}") from None
+        return MultiTimeframeExtractor._check_arrays(arr, idx.values)
+
+    @staticmethod
+    def _check_arrays(arr: np.ndarray, dates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Validate values; day and month numbers of tz-naive datetime64 ``dates``."""
+        if arr.shape[0] == 0:
+            raise DataError("no rows; pass a non-empty window of daily bars")
         if not np.isfinite(arr).all():
             raise DataError("OHLCV contains NaN/inf; clean it with maml_strategy.data.validate_ohlcv")
         if (arr[:, :4] <= 0.0).any() or (arr[:, 1] < arr[:, 2]).any():
             raise DataError("prices must be positive with high >= low; repair or drop the offending rows")
-        days = idx.values.astype("datetime64[D]").astype(np.int64)
+        days = dates.astype("datetime64[D]").astype(np.int64)
         if days.shape[0] > 1 and (days[1:] <= days[:-1]).any():
             raise DataError(
                 "index must hold strictly increasing dates, one row per day; "
                 "sort it and resample intraday data to daily bars first"
             )
-        return arr, days
-
-    @staticmethod
-    def _months(df: pd.DataFrame) -> np.ndarray:
-        idx = df.index if df.index.tz is None else df.index.tz_localize(None)
-        return idx.values.astype("datetime64[M]").astype(np.int64)
+        return arr, days, dates.astype("datetime64[M]").astype(np.int64)
 
     # -------------------------------------------------------------- batch
     def transform(self, df: pd.DataFrame) -> Features:
@@ -504,8 +508,7 @@ class MultiTimeframeExtractor:
         Example:
             >>> feats = MultiTimeframeExtractor().transform(df)  # doctest: +SKIP
         """
-        arr, days = self._arrays(df)
-        months = self._months(df)
+        arr, days, months = self._arrays(df)
         n = arr.shape[0]
         per_tf = np.full((n, self.n_timeframes, _N), np.nan)
         offs = np.arange(-_L + 1, 1)
@@ -566,21 +569,58 @@ class MultiTimeframeExtractor:
             row = self._last(full)  # unusual calendar (> 23 rows a month): use everything
         return row
 
+    def transform_last_arrays(self, dates: np.ndarray | pd.DatetimeIndex, ohlcv: np.ndarray) -> FeatureRow:
+        """:meth:`transform_last` on raw arrays (no DataFrame needed, e.g. from backtrader lines).
+
+        Args:
+            dates: ``[n]`` dates of the rows (datetime64, DatetimeIndex or anything
+                ``np.asarray(..., dtype="datetime64[ns]")`` accepts), strictly increasing.
+            ohlcv: ``[n, 5]`` float array with columns open, high, low, close, volume.
+
+        Returns:
+            Same as ``transform_last`` on the equivalent frame.
+
+        Raises:
+            DataError: malformed arrays.
+
+        Example:
+            >>> row = ext.transform_last_arrays(df.index[-600:], df[["open", "high", "low", "close",
+            ...                                  "volume"]].to_numpy()[-600:])  # doctest: +SKIP
+        """
+        try:
+            arr = np.asarray(ohlcv, dtype=np.float64)
+            dt = pd.DatetimeIndex(dates)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"dates must be datetimes and ohlcv numeric: {exc}") from None
+        if arr.ndim != 2 or arr.shape[1] != 5 or arr.shape[0] != len(dt):
+            raise DataError(
+                f"ohlcv must have shape [len(dates), 5] (open, high, low, close, volume); got {arr.shape} "
+                f"for {len(dt)} dates"
+            )
+        if len(dt) > self.window:
+            row = self.transform_last_arrays(dt[-self.window :], arr[-self.window :])
+            if row.valid:
+                return row
+        if dt.tz is not None:
+            dt = dt.tz_localize(None)
+        return self._last_arrays(*self._check_arrays(arr, dt.values), dt[-1] if len(dt) else None)
+
     def _last(self, df: pd.DataFrame) -> FeatureRow:
-        arr, days = self._arrays(df)
+        return self._last_arrays(*self._arrays(df), df.index[-1])
+
+    def _last_arrays(
+        self, arr: np.ndarray, days: np.ndarray, months: np.ndarray, timestamp: pd.Timestamp | None
+    ) -> FeatureRow:
         n = arr.shape[0]
         t = self.n_timeframes
         wins = np.empty((5, t, _L))
         have = np.zeros(t, dtype=bool)
-        months = None
         for k, tf in enumerate(self.timeframes):
             if tf == "D":
                 if n >= _L:
                     wins[:, k, :] = arr[-_L:].T
                     have[k] = True
                 continue
-            if months is None:
-                months = self._months(df)
             keys = _period_keys(days, months, tf)
             starts = _group_starts(keys)
             # complete, visible periods: all but the first (maybe partial) and the current one
@@ -598,4 +638,4 @@ class MultiTimeframeExtractor:
         elif have.any():
             per_tf[have] = _block(*(w[have] for w in wins))
         cross = _cross(per_tf[None], self.timeframes)[0]
-        return FeatureRow(per_tf=per_tf, cross=cross, timestamp=df.index[-1])
+        return FeatureRow(per_tf=per_tf, cross=cross, timestamp=timestamp)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 
 from maml_strategy.errors import DataError, ModelError
 
@@ -74,6 +73,8 @@ class FeatureScaler:
         """Weights-only-safe state (tensors and floats) for model files."""
         if self.center is None or self.scale is None:
             raise ModelError("cannot save an unfitted FeatureScaler")
+        import torch  # lazy: the feature pipeline itself does not need torch
+
         return {
             "center": torch.from_numpy(self.center.copy()),
             "scale": torch.from_numpy(self.scale.copy()),
