@@ -21,8 +21,8 @@ Protocol (no look-ahead):
 
 Usage::
 
-    python backtests/fewshot_eval.py                 # ~2-4 min on 2 cores
-    python backtests/fewshot_eval.py --seeds 10 --meta-epochs 40 --out backtests/results/fewshot/
+    PYTHONPATH=. python backtests/fewshot_eval.py    # ~1-3 min on 2 cores (or pip install -e . first)
+    PYTHONPATH=. python backtests/fewshot_eval.py --seeds 10 --meta-epochs 40 --out backtests/results/fewshot/
 """
 
 from __future__ import annotations

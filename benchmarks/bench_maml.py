@@ -14,7 +14,7 @@ with ``torch.set_num_threads(1)`` and ``(2)``, default network (143 inputs):
 
 Usage::
 
-    python benchmarks/bench_maml.py [--reps 30] [--json out.json]
+    PYTHONPATH=. python benchmarks/bench_maml.py [--reps 30] [--json out.json]   # or after pip install -e .
 
 Goals: adapt <= 5 ms, second-order meta-step <= 100 ms.
 """

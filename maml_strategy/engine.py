@@ -6,7 +6,7 @@ transition, the model's prediction and the target exposure. On a confirmed
 transition (and every ``readapt_every`` bars when set) it adapts the model on
 the trailing support window: the last ``support_size`` samples whose labels
 are fully known at this bar (sample ``i`` is known at bar ``t`` iff
-``i + horizon <= t``). Everything it uses lives in bounded deques, so the work
+``i + horizon <= t``). Everything it uses lives in bounded buffers, so the work
 per bar does not grow with the history.
 
 Example:
@@ -103,6 +103,30 @@ def exposure_from_prediction(pred: float, trading: TradingConfig, signal_scale: 
     return float(min(max(pred / signal_scale, lo), trading.max_exposure))
 
 
+class _Ring:
+    """Append-only numpy buffer keeping the last ``size`` rows contiguous (amortised O(1) append)."""
+
+    def __init__(self, size: int, width: int, dtype: Any) -> None:
+        self.size = size
+        self._buf = np.empty((2 * size, width), dtype=dtype)
+        self._end = 0
+
+    def append(self, row: Any) -> None:
+        if self._end == len(self._buf):
+            self._buf[: self.size - 1] = self._buf[self._end - self.size + 1 : self._end]
+            self._end = self.size - 1
+        self._buf[self._end] = row
+        self._end += 1
+
+    def __len__(self) -> int:
+        return min(self._end, self.size)
+
+    def last(self, n: int) -> np.ndarray:
+        """View of the last ``n`` rows (oldest first)."""
+        n = min(n, len(self))
+        return self._buf[self._end - n : self._end]
+
+
 class SignalEngine:
     """Streaming regime -> features -> (adapt) -> prediction -> exposure.
 
@@ -149,8 +173,8 @@ class SignalEngine:
         h, vw = self.features_cfg.horizon, self.features_cfg.vol_window
         # bars kept: the feature window, or enough for K labels (+ their vol windows), whichever is larger
         self.max_bars = max(self.extractor.window, self.support_size + h + vw + 2)
-        self._dates: deque[pd.Timestamp] = deque(maxlen=self.max_bars)
-        self._ohlcv: deque[tuple[float, float, float, float, float]] = deque(maxlen=self.max_bars)
+        self._dates = _Ring(self.max_bars, 1, "datetime64[ns]")
+        self._ohlcv = _Ring(self.max_bars, 5, np.float64)
         self._rows: deque[np.ndarray | None] = deque(maxlen=self.support_size + h + 1)
         self.params: dict[str, torch.Tensor] | None = None  # None = the learner's own parameters
         self.adaptations: list[AdaptationRecord] = []
@@ -159,17 +183,11 @@ class SignalEngine:
         self.compute_features = learner is not None
 
     # ------------------------------------------------------------------ helpers
-    def _window_frame(self) -> pd.DataFrame:
-        arr = np.asarray(self._ohlcv, dtype=np.float64)
-        return pd.DataFrame(arr, index=pd.DatetimeIndex(list(self._dates)),
-                            columns=["open", "high", "low", "close", "volume"])
-
     def _feature_row(self) -> np.ndarray | None:
         if len(self._ohlcv) < self.extractor.min_history:
             return None
-        n = min(len(self._ohlcv), self.extractor.window)
-        frame = self._window_frame().iloc[-n:]
-        row = self.extractor.transform_last(frame).flat()
+        n = self.extractor.window
+        row = self.extractor.transform_last_arrays(self._dates.last(n)[:, 0], self._ohlcv.last(n)).flat()
         if not np.isfinite(row).all():
             return None
         return row
@@ -181,12 +199,13 @@ class SignalEngine:
         trailing volatility at ``i``; only samples with ``i + h <= t`` are used.
         """
         h, vw = self.features_cfg.horizon, self.features_cfg.vol_window
-        closes = np.asarray([b[3] for b in self._ohlcv], dtype=np.float64)
-        dates = list(self._dates)
+        n_keep = self.support_size + h + vw + 2
+        closes = self._ohlcv.last(n_keep)[:, 3]
+        dates = self._dates.last(n_keep)[:, 0]
         n = len(closes)
         rows = list(self._rows)
         xs, ys, ds = [], [], []
-        # position p in the bar deque; the newest bar is p = n-1 (= bar t); rows[-1] is bar t too
+        # position p in the bar buffer; the newest bar is p = n-1 (= bar t); rows[-1] is bar t too
         for back in range(h, min(len(rows), n)):
             p = n - 1 - back  # sample i = t - back, label needs close[p + h] <= close[n-1]
             row = rows[len(rows) - 1 - back]
@@ -249,7 +268,7 @@ class SignalEngine:
             The :class:`Decision` at this bar's close (to be executed at the next open).
         """
         ts = pd.Timestamp(date)
-        self._dates.append(ts)
+        self._dates.append(np.datetime64(ts.value, "ns"))
         self._ohlcv.append((float(open_), float(high), float(low), float(close), float(volume)))
         regime = self.detector.update({"high": high, "low": low, "close": close})
         transition = bool(self.detector.transition)

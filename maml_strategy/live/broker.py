@@ -131,6 +131,7 @@ class RobinhoodBroker(bt.BrokerBase):
         self._flattening = False
         self._value_cache: float | None = None
         self._restore_from_journal()
+        self.startingcash = self.getcash()
 
     # ------------------------------------------------------------ bt plumbing
     def init(self) -> None:
@@ -150,6 +151,7 @@ class RobinhoodBroker(bt.BrokerBase):
             self._track_orders(force=True)
             self._refresh_account()
         self._next_refresh = self.p.monotonic() + self.cfg.refresh_interval_s
+        self.startingcash = self.getvalue()  # backtrader's writers/analyzers read this
 
     def stop(self) -> None:
         """Saves the journal."""
