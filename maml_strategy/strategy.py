@@ -30,6 +30,7 @@ import pandas as pd
 from maml_strategy.config import StrategyConfig, TradingConfig, load_config
 from maml_strategy.engine import AdaptationRecord, Decision, SignalEngine
 from maml_strategy.errors import ConfigError, ModelError
+from maml_strategy.learner import load_learner
 
 __all__ = [
     "MAMLRegimeStrategy",
@@ -39,27 +40,6 @@ __all__ = [
     "load_learner",
     "STRATEGIES",
 ]
-
-
-def load_learner(path: str | os.PathLike) -> Any:
-    """Load a saved ``MAML`` or ``StaticModel`` file, whichever it holds.
-
-    Raises:
-        ModelError: missing, corrupt or incompatible file.
-
-    Example:
-        >>> learner = load_learner("backtests/cache/.../maml.pt")  # doctest: +SKIP
-    """
-    from maml_strategy.maml import MAML
-    from maml_strategy.persistence import peek_kind
-    from maml_strategy.training import StaticModel
-
-    kind = peek_kind(path)
-    if kind == MAML.kind:
-        return MAML.load(path)
-    if kind == StaticModel.kind:
-        return StaticModel.load(path)
-    raise ModelError(f"{str(path)!r} holds a {kind!r} model; expected 'maml' or 'static'")
 
 
 def _resolve_config(config: Any) -> StrategyConfig:

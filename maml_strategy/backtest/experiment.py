@@ -84,11 +84,17 @@ def run_experiment(
     return res
 
 
-def _fmt(mean: Any, std: Any, pct: bool, nseeds: int) -> str:
+_COUNTS = {"trades", "adaptations"}
+
+
+def _fmt(mean: Any, std: Any, pct: bool, nseeds: int, count: bool = False) -> str:
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "n/a"
     scale = 100.0 if pct else 1.0
-    body = f"{mean * scale:.1f}%" if pct else (f"{mean:.2f}" if abs(mean) < 1000 else f"{mean:.0f}")
+    if count:
+        body = f"{mean:.1f}" if nseeds > 1 and mean != int(mean) else f"{int(round(mean))}"
+    else:
+        body = f"{mean * scale:.1f}%" if pct else f"{mean:.2f}"
     if nseeds > 1 and std:
         body += f" ±{std * scale:.1f}" if pct else f" ±{std:.2f}"
     return body
@@ -110,7 +116,7 @@ def format_table(summary: dict[str, Any]) -> str:
     sep = "|---" * (len(_COLUMNS) + 1) + "|"
     rows = [head, sep]
     for name, s in summary["strategies"].items():
-        cells = [_fmt(s.get(k), s.get(f"{k}_std"), pct, n) for k, _, pct in _COLUMNS]
+        cells = [_fmt(s.get(k), s.get(f"{k}_std"), pct, n, k in _COUNTS) for k, _, pct in _COLUMNS]
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 

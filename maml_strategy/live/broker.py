@@ -130,6 +130,7 @@ class RobinhoodBroker(bt.BrokerBase):
         self._stopping = False
         self._flattening = False
         self._value_cache: float | None = None
+        self._last_value: float | None = None
         self._restore_from_journal()
         self.startingcash = self.getcash()
 
@@ -558,7 +559,11 @@ class RobinhoodBroker(bt.BrokerBase):
         today = to_new_york(now).date().isoformat()
         day = self.journal.day
         if day.get("date") != today:
-            day.update(date=today, start_value=None, orders=0)
+            # the day starts from the last value seen before it (yesterday's marks),
+            # so an opening gap counts against the daily loss limit
+            prev = self._last_value if self._last_value is not None else self.journal.state.get("last_value")
+            day.update(date=today, start_value=prev, orders=0)
+            self.journal.state["last_value"] = prev
             if self.journal.halt_reason and not self._stopping:
                 self.journal.halt_reason = None
             self.journal.save()
@@ -566,9 +571,10 @@ class RobinhoodBroker(bt.BrokerBase):
     def _check_daily_loss(self) -> None:
         day = self.journal.day
         value = self.getvalue()
+        if any(abs(p.size) > 0 for p in self.positions.values()) and not self._has_marks():
+            return  # cannot value the book yet
+        self._last_value = value
         if day.get("start_value") is None:
-            if any(abs(p.size) > 0 for p in self.positions.values()) and not self._has_marks():
-                return  # cannot value the book yet
             day["start_value"] = value
             self.journal.save()
             return

@@ -434,6 +434,15 @@ class RobinhoodClient:
         self._tokens: list[str] = []
         REDACTOR.install()
 
+    @classmethod
+    def from_env(cls, config: LiveConfig | None = None) -> "RobinhoodClient":
+        """A client reading credentials from :data:`os.environ` at :meth:`login` time.
+
+        Example:
+            >>> client = RobinhoodClient.from_env(); client.login()  # doctest: +SKIP
+        """
+        return cls(config)
+
     # ------------------------------------------------------------ plumbing
     @property
     def _rs(self) -> Any:
@@ -1062,7 +1071,7 @@ def validate_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
     except ImportError:
         validate_ohlcv = None
     if validate_ohlcv is not None:
-        return validate_ohlcv(out, source=source)
+        return validate_ohlcv(out, source=source, coerce_quietly=True)
     if out.empty:
         raise DataError(f"{source}: no rows")
     bad = out[cols].isna().any(axis=1)

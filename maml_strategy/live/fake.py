@@ -57,18 +57,18 @@ class EndOfReplay(BrokerError):
 def load_bars_csv(path: str, symbol: str = "") -> pd.DataFrame:
     """Reads a Yahoo-style daily CSV (Date,Open,High,Low,Close[,Adj Close],Volume).
 
-    Uses the lead's ``maml_strategy.data.load_ohlcv`` when available, else a
+    Uses ``maml_strategy.data.read_csv_ohlcv`` when available, else a
     local parser; either way the result is a validated float OHLCV frame.
 
     Raises:
         DataError: the file is missing or malformed.
     """
     try:
-        from maml_strategy.data import load_ohlcv  # type: ignore[attr-defined]
+        from maml_strategy.data import read_csv_ohlcv  # type: ignore[attr-defined]
     except ImportError:
-        load_ohlcv = None
-    if load_ohlcv is not None:
-        return load_ohlcv(symbol or "CSV", path=path)
+        read_csv_ohlcv = None
+    if read_csv_ohlcv is not None:
+        return read_csv_ohlcv(path, source=f"{symbol}:{path}" if symbol else None)
     try:
         raw = pd.read_csv(path)
     except (OSError, ValueError) as exc:
