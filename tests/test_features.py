@@ -19,17 +19,7 @@ from maml_strategy.features.extractor import (
     flat_feature_names,
 )
 
-SPY_CSV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "SPY.csv"
 TOL = 1e-9
-
-
-@pytest.fixture(scope="module")
-def spy() -> pd.DataFrame:
-    if not SPY_CSV.is_file():
-        pytest.skip(f"real data not available at {SPY_CSV}")
-    from maml_strategy.data import load_ohlcv
-
-    return load_ohlcv("SPY", path=SPY_CSV)
 
 
 @pytest.fixture(scope="module")

@@ -334,7 +334,7 @@ def test_daily_loss_limit_flattens_and_stops():
     assert broker.getposition(data).size == 0  # flattened
     assert data.stop_reason is not None  # and stopped
     assert data.bars_live < 10
-    assert [f[0] for f in strat.fills] == [900, -900]
+    assert [f["size"] for f in broker.journal.fills] == [900, -900]
 
 
 def test_now_is_timezone_aware_for_rails():

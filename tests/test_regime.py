@@ -13,16 +13,6 @@ import pytest
 from maml_strategy.errors import ConfigError, DataError
 from maml_strategy.regime import Regime, RegimeConfig, RegimeDetector, RegimeSegment, segments_from_codes
 
-SPY_CSV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "SPY.csv"
-
-
-@pytest.fixture(scope="module")
-def spy() -> pd.DataFrame:
-    if not SPY_CSV.is_file():
-        pytest.skip(f"real data not available at {SPY_CSV}")
-    from maml_strategy.data import load_ohlcv
-
-    return load_ohlcv("SPY", path=SPY_CSV)
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,10 @@ from maml_strategy.errors import DataError
 from maml_strategy.features import FeatureScaler, MultiTimeframeExtractor, forward_returns
 from maml_strategy.regime import RegimeDetector, RegimeSegment
 
-__all__ = ["Dataset", "TrainedModels", "build_dataset", "train_models", "cache_key"]
+__all__ = [
+    "Dataset", "Prepared", "TrainedModels", "build_dataset", "cache_key", "prepare_training", "score_on_tasks",
+    "train_models",
+]
 
 log = logging.getLogger(__name__)
 _PKG_DIR = Path(maml_strategy.__file__).resolve().parent
@@ -121,6 +124,56 @@ def _clip_segments(
     return out
 
 
+@dataclass
+class Prepared:
+    """Scaled training arrays and task samplers for one period (all from the training window)."""
+
+    dataset: Dataset
+    scaler: FeatureScaler
+    x: np.ndarray  # [n, D] scaled features (NaN rows where invalid)
+    y: np.ndarray  # [n] labels (NaN where unknown or outside the training window)
+    val_pos: int  # first row of the validation years
+    train_sampler: Any  # TaskSampler over meta-training segments (labels end before validation)
+    val_sampler: Any  # TaskSampler over validation-year segments
+    model_kwargs: dict[str, Any]  # HierarchicalTimeframeNet arguments
+
+
+def prepare_training(df: pd.DataFrame, cfg: StrategyConfig, period: Any, *, seed: int = 0) -> Prepared:
+    """Features, scaler, labels and task samplers for ``period`` (nothing after ``train_end``).
+
+    Meta-training tasks come from segments before the validation years, with every
+    label ending ``horizon`` bars before validation starts; validation tasks come from
+    the validation years. The scaler is fitted on the training window's valid rows.
+    """
+    from maml_strategy.tasks import TaskSampler
+
+    ds = build_dataset(df, cfg, period.train_start, period.train_end)
+    scaler = FeatureScaler().fit(ds.x[ds.valid])
+    xs = scaler.transform(np.nan_to_num(ds.x, nan=0.0))
+    y = np.where(ds.valid, ds.y, np.nan).astype(np.float32)
+    xs[~ds.valid] = np.nan
+
+    h = cfg.features.horizon
+    pos = np.arange(len(ds.index))
+    val_pos = int(np.searchsorted(ds.index, period.val_start))
+    train_lo = int(np.searchsorted(ds.index, period.train_start))
+    y_meta = y.copy()
+    y_meta[pos >= val_pos - h] = np.nan
+    y_val = y.copy()
+    y_val[pos < val_pos] = np.nan
+    K, Q = cfg.maml.support_size, cfg.maml.query_size
+    back = K + h if cfg.tasks.support_from_previous_regime else 0
+    train_segs = _clip_segments(ds.segments, ds.index, train_lo, val_pos - h - 1, back)
+    val_segs = _clip_segments(ds.segments, ds.index, val_pos, len(pos) - 1, back)
+    T = len(cfg.features.timeframes)
+    model_kwargs = {"num_timeframes": T, "features_per_tf": (xs.shape[1] - ds.n_cross) // T,
+                    "cross_tf_features": ds.n_cross, "hidden_dim": cfg.model.hidden_dim,
+                    "tf_hidden_dim": cfg.model.tf_hidden_dim}
+    sampler = TaskSampler(train_segs, xs, y_meta, support_size=K, query_size=Q, horizon=h, seed=seed)
+    val_sampler = TaskSampler(val_segs, xs, y_val, support_size=K, query_size=Q, horizon=h, seed=seed + 10_000)
+    return Prepared(ds, scaler, xs, y, val_pos, sampler, val_sampler, model_kwargs)
+
+
 def train_models(
     df: pd.DataFrame,
     cfg: StrategyConfig,
@@ -146,9 +199,10 @@ def train_models(
     Example:
         >>> models = train_models(load_ohlcv("SPY"), load_config(), periods["2008"])  # doctest: +SKIP
     """
+    import torch
+
     from maml_strategy.maml import MAML
     from maml_strategy.model import HierarchicalTimeframeNet
-    from maml_strategy.tasks import TaskSampler
     from maml_strategy.training import StaticModel, train_static
 
     key = cache_key(df, cfg, period, seed)
@@ -157,52 +211,27 @@ def train_models(
         hist = json.loads((folder / "history.json").read_text()) if (folder / "history.json").is_file() else {}
         return TrainedModels(MAML.load(folder / "maml.pt"), StaticModel.load(folder / "static.pt"), key, hist, True)
 
-    ds = build_dataset(df, cfg, period.train_start, period.train_end)
-    scaler = FeatureScaler().fit(ds.x[ds.valid])
-    xs = scaler.transform(np.nan_to_num(ds.x, nan=0.0))
-    y = np.where(ds.valid, ds.y, np.nan).astype(np.float32)
-    xs[~ds.valid] = np.nan
-
-    h = cfg.features.horizon
-    pos = np.arange(len(ds.index))
-    val_pos = int(np.searchsorted(ds.index, period.val_start))
-    train_lo = int(np.searchsorted(ds.index, period.train_start))
-    # meta-train samples end `horizon` bars before validation starts: no label overlaps validation
-    y_meta = y.copy()
-    y_meta[pos >= val_pos - h] = np.nan
-    y_val = y.copy()
-    y_val[pos < val_pos] = np.nan
+    prep = prepare_training(df, cfg, period, seed=seed)
+    ds, xs, y = prep.dataset, prep.x, prep.y
     mcfg = dataclasses.replace(cfg.maml, seed=seed)
-    back = mcfg.support_size + h if cfg.tasks.support_from_previous_regime else 0
-    train_segs = _clip_segments(ds.segments, ds.index, train_lo, val_pos - h - 1, back)
-    val_segs = _clip_segments(ds.segments, ds.index, val_pos, len(pos) - 1, back)
-
-    T = len(cfg.features.timeframes)
-    n_cross = ds.n_cross
-    model_kwargs = {"num_timeframes": T, "features_per_tf": (xs.shape[1] - n_cross) // T, "cross_tf_features": n_cross,
-                    "hidden_dim": cfg.model.hidden_dim, "tf_hidden_dim": cfg.model.tf_hidden_dim}
-    sampler = TaskSampler(train_segs, xs, y_meta, support_size=mcfg.support_size, query_size=mcfg.query_size,
-                          horizon=h, seed=seed)
-    val_sampler = TaskSampler(val_segs, xs, y_val, support_size=mcfg.support_size, query_size=mcfg.query_size,
-                              horizon=h, seed=seed + 10_000)
-    import torch
-
     torch.manual_seed(seed)
-    net = HierarchicalTimeframeNet(**model_kwargs)
-    maml = MAML(net, mcfg, scaler=scaler, feature_names=ds.feature_names)
-    maml_hist = maml.meta_train(sampler, mcfg.meta_epochs, val_sampler=val_sampler, progress=progress)
+    net = HierarchicalTimeframeNet(**prep.model_kwargs)
+    maml = MAML(net, mcfg, scaler=prep.scaler, feature_names=ds.feature_names)
+    maml_hist = maml.meta_train(prep.train_sampler, mcfg.meta_epochs, val_sampler=prep.val_sampler, progress=progress)
 
     keep = ds.valid
+    pos = np.arange(len(ds.index))
     # the static model's time-ordered validation split = the same validation years
-    val_frac = float((keep & (pos >= val_pos)).sum()) / float(keep.sum())
-    scfg = dataclasses.replace(cfg.static, seed=seed, horizon=h, val_fraction=min(max(val_frac, 0.05), 0.5))
-    static = train_static(xs[keep], y[keep], scfg, scaler=scaler, feature_names=ds.feature_names,
-                          model_kwargs=model_kwargs)
+    val_frac = float((keep & (pos >= prep.val_pos)).sum()) / float(keep.sum())
+    scfg = dataclasses.replace(cfg.static, seed=seed, horizon=cfg.features.horizon,
+                               val_fraction=min(max(val_frac, 0.05), 0.5))
+    static = train_static(xs[keep], y[keep], scfg, scaler=prep.scaler, feature_names=ds.feature_names,
+                          model_kwargs=prep.model_kwargs)
     history = {
         "maml": maml_hist if isinstance(maml_hist, (dict, list)) else str(maml_hist),
         "static": getattr(static, "history", None),
-        "train_tasks": sampler.summary(),
-        "val_tasks": val_sampler.summary(),
+        "train_tasks": prep.train_sampler.summary(),
+        "val_tasks": prep.val_sampler.summary(),
         "n_train_rows": int(keep.sum()),
     }
     if folder is not None:
@@ -211,3 +240,27 @@ def train_models(
         static.save(folder / "static.pt")
         (folder / "history.json").write_text(json.dumps(history, default=str, indent=1))
     return TrainedModels(maml, static, key, history, False)
+
+
+def score_on_tasks(learner: Any, batch: Any, *, steps: int | None = None, lr: float | None = None) -> dict[str, float]:
+    """Post-adaptation query MSE and directional accuracy of ``learner`` over every task in ``batch``.
+
+    Each task adapts from the learner's own parameters on its support set
+    (``steps``/``lr`` default to the learner's) and is scored on its query set.
+
+    Example:
+        >>> score_on_tasks(models.maml, prep.val_sampler.enumerate_tasks())  # doctest: +SKIP
+        {'mse': 0.71, 'dir_acc': 0.55, 'tasks': 40}
+    """
+    import torch
+
+    losses, hits, n = [], 0, 0
+    for i in range(batch.support_x.shape[0]):
+        params = learner.adapt(batch.support_x[i], batch.support_y[i], steps=steps, lr=lr) if steps != 0 else None
+        with torch.no_grad():
+            pred = learner.predict(batch.query_x[i], params)
+        qy = batch.query_y[i]
+        losses.append(float(((pred - qy) ** 2).mean()))
+        hits += int(((pred > 0) == (qy > 0)).sum())
+        n += int(qy.numel())
+    return {"mse": float(np.mean(losses)), "dir_acc": hits / max(n, 1), "tasks": len(losses)}

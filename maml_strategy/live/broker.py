@@ -66,6 +66,19 @@ def decision_ref_id(strategy_id: str, symbol: str, bar: str, seq: int) -> str:
     return str(uuid.uuid5(_REF_NAMESPACE, f"{strategy_id}|{symbol.upper()}|{bar}|{seq}"))
 
 
+def _fill_dt(stamp: Any) -> float | None:
+    """backtrader date number of a fill time (New York wall clock), or None if unparseable."""
+    if not stamp:
+        return None
+    try:
+        when = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return float(bt.date2num(to_new_york(when).replace(tzinfo=None)))
+
+
 class RobinhoodBroker(bt.BrokerBase):
     """Paper/live Robinhood broker with journal and safety rails.
 
@@ -545,10 +558,12 @@ class RobinhoodBroker(bt.BrokerBase):
         openedvalue = comminfo.getoperationcost(opened, price) if opened else 0.0
         closedcomm = comm * abs(closed) / abs(size) if size else 0.0
         openedcomm = comm - closedcomm
-        try:
-            dt = order.data.datetime[0]
-        except IndexError:
-            dt = bt.date2num(datetime.now())
+        dt = _fill_dt(fill.get("time"))
+        if dt is None:
+            try:
+                dt = order.data.datetime[0]
+            except IndexError:
+                dt = bt.date2num(datetime.now())
         order.execute(dt, size, price, closed, closedvalue, closedcomm, opened, openedvalue, openedcomm,
                       0.0, pnl, psize, pprice)
         order.addcomminfo(comminfo)

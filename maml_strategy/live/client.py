@@ -75,7 +75,6 @@ INSTALL_HINT = "robin_stocks is not installed; pip install maml-strategy[live]"
 ORDERS_URL = "https://api.robinhood.com/orders/"
 
 _ERROR_KEYS = ("detail", "error", "non_field_errors", "errors", "error_description")
-_ORDER_FINAL_STATES = frozenset({"filled", "cancelled", "canceled", "rejected", "failed"})
 
 
 # --------------------------------------------------------------------------- data

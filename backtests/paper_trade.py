@@ -1,0 +1,216 @@
+#!/usr/bin/env python
+"""Paper-trade (default) or live-trade the MAML regime strategy on Robinhood.
+
+    # offline: replay historical bars through the same live loop (always paper)
+    python backtests/paper_trade.py --symbol SPY --config strategies/maml_regime.yaml \
+        --replay ../shared/data/SPY.csv --start 2020-01-01 --end 2020-12-31 --speed 0
+
+    # paper trading on live Robinhood quotes (needs ROBINHOOD_USERNAME/_PASSWORD/_MFA_SECRET)
+    python backtests/paper_trade.py --symbol SPY --config strategies/maml_regime.yaml --model maml.pt
+
+    # REAL orders: --live AND `live: {allow_real_orders: true}` in the config AND a confirmation
+    python backtests/paper_trade.py --symbol SPY --config my_live.yaml --model maml.pt --live
+
+In replay, bars before --start are the backfill / warm-up and --speed N
+delivers N bars per second (0 = as fast as possible). Without --model, a model
+is trained (and cached under backtests/cache/) on the --train-years years before
+--start. Every fill and the final value are printed; the broker journal
+(--journal, default ``live.journal_path``) lets an interrupted session resume.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+logger = logging.getLogger("paper_trade")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options (see the module docstring)."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--symbol", default=None, help="ticker (default: the config's symbol)")
+    p.add_argument("--config", default=str(HERE.parent / "strategies" / "maml_regime.yaml"))
+    p.add_argument("--model", help="saved MAML model (.pt); trained on the years before --start when omitted")
+    p.add_argument("--live", action="store_true", help="send REAL orders (also needs allow_real_orders + confirmation)")
+    p.add_argument("--yes-real-money", action="store_true", help="skip the interactive real-money confirmation")
+    p.add_argument("--replay", metavar="CSV", help="replay historical daily bars offline (paper only)")
+    p.add_argument("--speed", type=float, default=0.0, help="replay bars per second (0 = as fast as possible)")
+    p.add_argument("--start", help="first traded bar (replay: bars before it are warm-up); default today")
+    p.add_argument("--end", help="last replayed bar (default: end of the CSV)")
+    p.add_argument("--journal", help="broker journal file (replay default: in memory only)")
+    p.add_argument("--train-years", type=int, default=10, help="training window before --start when --model is omitted")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache-dir", default=str(HERE / "cache"), help="trained-model cache ('' disables)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    args = p.parse_args(argv)
+    if args.replay and args.live:
+        p.error("--replay always paper-trades; drop --live")
+    if args.yes_real_money and not args.live:
+        p.error("--yes-real-money only makes sense with --live")
+    if args.speed < 0:
+        p.error("--speed must be >= 0")
+    return args
+
+
+def _train_model(df: Any, cfg: Any, start: Any, args: argparse.Namespace) -> Any:
+    """Trains (or loads from cache) a MAML model on the years before ``start``."""
+    import pandas as pd
+
+    from maml_strategy.backtest.periods import custom_period
+    from maml_strategy.backtest.train import train_models
+
+    train_end = pd.Timestamp(start) - pd.Timedelta(days=1)
+    train_start = train_end - pd.DateOffset(years=args.train_years) + pd.Timedelta(days=1)
+    period = custom_period(str(train_start.date()), str(train_end.date()), str(pd.Timestamp(start).date()),
+                           str((df.index[-1] if len(df) else train_end).date()), name="paper_trade")
+    print(f"training a model on {train_start.date()}..{train_end.date()} (cached in {args.cache_dir or 'nowhere'})")
+    models = train_models(df.loc[:train_end], cfg, period, seed=args.seed, cache_dir=args.cache_dir or None)
+    print(f"model {'loaded from cache' if models.from_cache else 'trained'}: {models.key}")
+    return models.maml
+
+
+def _strategy_class() -> Any:
+    import backtrader as bt
+
+    from maml_strategy.strategy import MAMLRegimeStrategy
+
+    class PrintingStrategy(MAMLRegimeStrategy):
+        """MAMLRegimeStrategy that prints fills, rejections and feed status."""
+
+        def notify_order(self, order: bt.Order) -> None:
+            super().notify_order(order)
+            if order.status in (order.Completed, order.Partial) and order.executed.exbits:
+                bit = order.executed.exbits[-1]
+                when = bt.num2date(order.executed.dt).strftime("%Y-%m-%d %H:%M")
+                print(f"FILL {when} {'BUY ' if bit.size > 0 else 'SELL'} {abs(bit.size):g} {self.data._name} "
+                      f"@ {bit.price:.2f} (commission {order.executed.comm:.2f}) "
+                      f"value {self.broker.getvalue():.2f}")
+            elif order.status in (order.Rejected, order.Margin):
+                reason = order.info.get("reject_reason") or order.getstatusname()
+                if "warm-up" not in str(reason):
+                    print(f"ORDER {order.getstatusname()}: {reason}")
+
+        def notify_data(self, data: Any, status: int, *args: Any, **kwargs: Any) -> None:
+            logger.info("feed %s: %s", data._name, data._getstatusname(status))
+
+    return PrintingStrategy
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the session; returns the process exit code."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import backtrader as bt
+    import pandas as pd
+
+    from maml_strategy.config import load_config
+    from maml_strategy.errors import MamlStrategyError
+    from maml_strategy.live import (
+        FakeClient,
+        LiveConfig,
+        RobinhoodBroker,
+        RobinhoodClient,
+        authorize_real_orders,
+        make_feed,
+    )
+    from maml_strategy.live.safety import NEW_YORK
+
+    try:
+        cfg = load_config(args.config)
+        live_section = dict(cfg.live or {})
+        live_section.setdefault("commission_bps", cfg.trading.commission_bps)
+        live_section.setdefault("paper_cash", cfg.trading.cash)
+        if not args.live:
+            # paper money: unless the config says otherwise, size the notional rails to the paper
+            # account (the LiveConfig defaults are deliberately small for real money)
+            live_section.setdefault("max_order_notional", 1.1 * live_section["paper_cash"])
+            live_section.setdefault("max_position_notional", 1.1 * live_section["paper_cash"])
+        live_cfg = LiveConfig.from_mapping(live_section)
+        symbol = (args.symbol or cfg.symbol).upper()
+        replay = bool(args.replay)
+
+        if replay:
+            client: Any = FakeClient.from_csv(args.replay, symbol=symbol, start=args.start, end=args.end,
+                                              speed=args.speed)
+            bars = client.replay_bars
+            if bars.empty:
+                print(f"no bars to replay between {args.start} and {args.end}", file=sys.stderr)
+                return 2
+            start = pd.Timestamp(args.start) if args.start else bars.index[0]
+            auth = None
+            history = None
+        else:
+            if args.live and not live_cfg.allow_real_orders:  # fail before touching the network
+                authorize_real_orders(live_cfg, live_flag=True)
+            client = RobinhoodClient(live_cfg)
+            client.login()
+            last4 = client.get_account().last4 if args.live else ""
+            auth = authorize_real_orders(live_cfg, live_flag=args.live, yes_real_money=args.yes_real_money,
+                                         account_last4=last4)
+            start = pd.Timestamp(args.start) if args.start else pd.Timestamp(datetime.now(NEW_YORK).date())
+            history = None
+
+        if args.model:
+            from maml_strategy.learner import load_learner
+
+            model = load_learner(args.model)
+        else:
+            if replay:
+                from maml_strategy.live.fake import load_bars_csv
+
+                history = load_bars_csv(args.replay, symbol)
+            else:
+                from maml_strategy.data import load_ohlcv
+
+                history = load_ohlcv(symbol, None, start - pd.Timedelta(days=1))
+            model = _train_model(history, cfg, start, args)
+
+        journal = args.journal or (None if replay else (live_cfg.journal_path or
+                                   str(HERE / "results" / f"journal_{'live' if auth else 'paper'}_{symbol}.json")))
+        cerebro = bt.Cerebro(stdstats=False, quicknotify=True)  # print the last fills too
+        data = make_feed(client, symbol, live_cfg, replay=replay)
+        cerebro.adddata(data, name=symbol)
+        broker = RobinhoodBroker(
+            client=client, config=live_cfg, mode="live" if auth else "paper", authorization=auth,
+            journal=journal, check_market_hours=None if not replay else False,
+        )
+        cerebro.setbroker(broker)
+        cerebro.addstrategy(_strategy_class(), model=model, config=cfg, trade_start=start)
+        mode = "LIVE (REAL MONEY)" if auth else "paper"
+        print(f"rails: max order {live_cfg.max_order_notional:.0f}, max position {live_cfg.max_position_notional:.0f}, "
+              f"{live_cfg.max_orders_per_day} orders/day, daily loss limit {live_cfg.daily_loss_limit:.0%}, "
+              f"market hours {'off (replay)' if replay else 'on' if live_cfg.check_market_hours else 'off'}")
+        print(f"{mode} trading {symbol} from {start.date()} "
+              f"({'replay of ' + args.replay if replay else 'Robinhood quotes'}); journal: {journal or 'in memory'}")
+        try:
+            strat = cerebro.run()[0]
+        except KeyboardInterrupt:
+            print("interrupted; the journal holds the state, run again to resume", file=sys.stderr)
+            return 130
+        finally:
+            if not replay:
+                client.logout()
+        status = broker.status()
+        print(f"final value {broker.getvalue():.2f}  cash {broker.getcash():.2f}  "
+              f"position {broker.getposition(data).size:g} {symbol}  fills {len(strat.fills)}  "
+              f"adaptations {len(strat.adaptations)}")
+        if status["blocked"]:
+            print(f"orders blocked: {status['blocked']}")
+        if data.stop_reason:
+            print(f"stopped: {data.stop_reason}")
+        return 0
+    except MamlStrategyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

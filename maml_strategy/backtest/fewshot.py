@@ -1,0 +1,538 @@
+"""Few-shot regime evaluation: MAML initialisation vs. a conventionally trained network.
+
+The protocol (no look-ahead):
+
+* Features come from :class:`~maml_strategy.features.MultiTimeframeExtractor`
+  on the whole frame up to ``test_end`` (history before ``train_start`` is
+  indicator warm-up only); labels are ``forward_returns(horizon)``.
+* Training window ``train_start .. train_end``: only samples whose label
+  horizon ends on or before ``train_end`` carry a label; the feature scaler is
+  fitted on training rows only. Training regime segments must start on or
+  after ``train_start`` and be *closed* before the last training bar (a
+  segment's end is only known once the next regime is confirmed), so prices
+  after ``train_end`` cannot change the training data.
+* MAML is meta-trained on the training segments; the last ``val_fraction`` of
+  them (by time) are validation tasks for early stopping. The static baseline
+  is trained on all labelled training rows (time-ordered validation split with
+  a horizon gap, early stopping).
+* Test: regime segments starting on or after ``test_start`` (which must be
+  after ``train_end``), labels ending on or before ``test_end``; every
+  (segment, placement) task, support blocks ``query_size`` rows apart, support
+  precedes query with a ``horizon`` gap.
+* For each number of SGD steps on the support set (same learning rate for
+  every method): query MSE and directional accuracy of MAML and of the static
+  model fine-tuned the same way (step 0 = the static model unadapted).
+
+Example:
+    >>> from maml_strategy.data import synthetic_ohlcv
+    >>> from maml_strategy.backtest.fewshot import FewShotConfig, run_fewshot
+    >>> df = synthetic_ohlcv(2500, seed=1).drop(columns="regime")
+    >>> cfg = FewShotConfig(hidden_dim=16, meta_epochs=1, steps_per_epoch=2, static_epochs=1)
+    >>> res = run_fewshot(df, "2001-01-01", "2006-12-31", "2007-01-01", "2009-07-31",
+    ...                   cfg, seeds=1, steps=(0, 1, 5))  # doctest: +SKIP
+    >>> res.runs[0].maml.loss  # query MSE after 0, 1, 5 steps  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from maml_strategy.errors import ConfigError, DataError
+from maml_strategy.features import FeatureScaler, MultiTimeframeExtractor, forward_returns
+from maml_strategy.learner import Learner, sgd_adapt
+from maml_strategy.maml import MAML, MAMLConfig
+from maml_strategy.model import HierarchicalTimeframeNet
+from maml_strategy.regime import RegimeDetector, RegimeSegment
+from maml_strategy.tasks import TaskBatch, TaskSampler
+from maml_strategy.training import StaticConfig, StaticModel, train_static
+
+__all__ = [
+    "AdaptationCurve",
+    "FewShotConfig",
+    "FewShotData",
+    "FewShotResult",
+    "SeedResult",
+    "TrainedLearners",
+    "adaptation_curve",
+    "evaluate_learner",
+    "make_test_tasks",
+    "mask_labels_after",
+    "prepare_fewshot_data",
+    "run_fewshot",
+    "train_learners",
+]
+
+
+@dataclass(frozen=True)
+class FewShotConfig:
+    """Settings of the few-shot protocol (validated on construction).
+
+    Example:
+        >>> FewShotConfig(support_size=8, query_size=4).support_size
+        8
+    """
+
+    support_size: int = 16  # K: support samples per task (2006-07 SPY regime segments are short: 22-127 bars)
+    query_size: int = 8  # Q: query samples per task; also the stride between test placements
+    horizon: int = 5  # label horizon in bars; gap between support and query
+    min_segment: int = 20  # drop regime segments shorter than this many bars
+    val_fraction: float = 0.2  # last fraction of the training segments (by time) used as MAML validation tasks
+    hidden_dim: int = 128  # HierarchicalTimeframeNet hidden width
+    meta_epochs: int = 12  # MAML meta-epochs (upper bound; early stopping)
+    steps_per_epoch: int = 15  # MAML meta-batches per epoch
+    inner_steps: int = 5  # MAML inner SGD steps during meta-training
+    lr: float = 0.01  # inner / fine-tuning SGD step, the same for every method
+    outer_lr: float = 0.001  # MAML Adam step of the meta-update
+    first_order: bool = False  # True: first-order MAML
+    val_tasks: int = 48  # fixed MAML validation tasks
+    static_epochs: int = 40  # static model: maximum epochs (early stopping)
+    patience: int = 5  # early-stopping patience of both models
+    device: str = "cpu"  # torch device of both models
+    num_threads: int | None = 1  # torch threads (1 is fastest on 2 cores); None = leave as is
+    progress: bool = False  # show MAML's tqdm bar
+
+    def __post_init__(self) -> None:
+        for name, low in (("support_size", 1), ("query_size", 1), ("horizon", 0), ("min_segment", 1), ("hidden_dim", 1),
+                          ("meta_epochs", 1), ("steps_per_epoch", 1), ("inner_steps", 1), ("val_tasks", 1),
+                          ("static_epochs", 1), ("patience", 1)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+                raise ConfigError(f"FewShotConfig.{name} must be an int >= {low}, got {v!r}")
+        for name in ("lr", "outer_lr"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
+                raise ConfigError(f"FewShotConfig.{name} must be a float > 0, got {v!r}")
+        v = self.val_fraction
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
+            raise ConfigError(f"FewShotConfig.val_fraction must be in (0, 1), e.g. 0.2, got {v!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-serialisable)."""
+        return asdict(self)
+
+
+@dataclass
+class FewShotData:
+    """Everything the models and the evaluation need, built by :func:`prepare_fewshot_data`.
+
+    Attributes:
+        X: ``[n, D]`` float32 scaled features, NaN rows where features are invalid.
+        y_train: ``[n]`` labels, NaN outside the training window / after its horizon cut.
+        y_test: ``[n]`` labels, NaN before ``test_start`` / after the ``test_end`` horizon cut.
+        index: the frame's dates (rows of ``X``).
+        scaler: feature scaler fitted on training rows.
+        feature_names: flat feature names (stored with the models).
+        train_segments: meta-training segments.
+        val_segments: meta-validation segments (the last part of the training window).
+        test_segments: evaluation segments (start after the training window).
+        model_kwargs: :class:`HierarchicalTimeframeNet` arguments.
+        train_start, train_end, test_start, test_end: the windows used.
+    """
+
+    X: np.ndarray
+    y_train: np.ndarray
+    y_test: np.ndarray
+    index: pd.DatetimeIndex
+    scaler: FeatureScaler
+    feature_names: list[str]
+    train_segments: list[RegimeSegment]
+    val_segments: list[RegimeSegment]
+    test_segments: list[RegimeSegment]
+    model_kwargs: dict[str, Any]
+    train_start: pd.Timestamp
+    train_end: pd.Timestamp
+    test_start: pd.Timestamp
+    test_end: pd.Timestamp
+
+
+@dataclass
+class AdaptationCurve:
+    """Mean query MSE and directional accuracy over tasks after each number of SGD steps.
+
+    Attributes:
+        steps: the step counts (ascending).
+        loss: mean query MSE per entry of ``steps``.
+        accuracy: mean directional accuracy (0..1) per entry of ``steps``.
+    """
+
+    steps: list[int]
+    loss: list[float]
+    accuracy: list[float]
+
+    def at(self, steps: int) -> tuple[float, float]:
+        """``(loss, accuracy)`` after ``steps`` steps (must be one of :attr:`steps`)."""
+        if steps not in self.steps:
+            raise ConfigError(f"the curve was evaluated at {self.steps}, not at {steps} steps")
+        i = self.steps.index(steps)
+        return self.loss[i], self.accuracy[i]
+
+    @property
+    def best_steps(self) -> int:
+        """Step count with the lowest query loss (the first one on ties)."""
+        return self.steps[int(np.argmin(self.loss))]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-serialisable)."""
+        return {"steps": list(self.steps), "loss": list(self.loss), "accuracy": list(self.accuracy)}
+
+
+@dataclass
+class TrainedLearners:
+    """MAML and static models trained with one seed (see :func:`train_learners`)."""
+
+    seed: int
+    maml: MAML
+    static: StaticModel
+    maml_history: dict[str, Any]
+    time_maml_s: float
+    time_static_s: float
+
+    def summary(self) -> dict[str, Any]:
+        """Epoch counts and timings (JSON-serialisable)."""
+        return {
+            "seed": self.seed,
+            "maml_epochs": len(self.maml_history["epoch"]),
+            "maml_best_epoch": self.maml_history["best_epoch"],
+            "static_epochs": len(self.static.history["epoch"]),
+            "time_maml_s": self.time_maml_s,
+            "time_static_s": self.time_static_s,
+        }
+
+
+@dataclass
+class SeedResult:
+    """Curves of one seed; ``static.at(0)`` is the unadapted static model."""
+
+    learners: TrainedLearners
+    maml: AdaptationCurve
+    static: AdaptationCurve
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict without the models (JSON-serialisable)."""
+        return {**self.learners.summary(), "maml": self.maml.to_dict(), "static_ft": self.static.to_dict()}
+
+
+@dataclass
+class FewShotResult:
+    """Output of :func:`run_fewshot`."""
+
+    config: FewShotConfig
+    data: FewShotData
+    n_test_tasks: int
+    dropped_test_segments: int
+    zero_predictor_mse: float
+    runs: list[SeedResult] = field(default_factory=list)
+
+    def mean_curve(self, method: str) -> AdaptationCurve:
+        """Curve averaged over seeds; ``method`` is ``"maml"`` or ``"static"``."""
+        if method not in ("maml", "static"):
+            raise ConfigError(f"method must be 'maml' or 'static', got {method!r}")
+        curves = [getattr(r, method) for r in self.runs]
+        return AdaptationCurve(
+            list(curves[0].steps),
+            [float(v) for v in np.mean([c.loss for c in curves], axis=0)],
+            [float(v) for v in np.mean([c.accuracy for c in curves], axis=0)],
+        )
+
+
+# ---------------------------------------------------------------------------- data
+def mask_labels_after(y: np.ndarray, index: pd.DatetimeIndex, last_day: str | pd.Timestamp, horizon: int) -> np.ndarray:
+    """Copy of ``y`` with NaN for every label whose horizon ends after ``last_day``.
+
+    Example:
+        >>> idx = pd.bdate_range("2020-01-01", periods=6)
+        >>> mask_labels_after(np.arange(6.0), idx, idx[3], 2).tolist()
+        [0.0, 1.0, nan, nan, nan, nan]
+    """
+    y = np.array(y, dtype=np.float64, copy=True)
+    last_pos = int(np.searchsorted(index, pd.Timestamp(last_day), side="right")) - 1
+    y[max(0, last_pos - horizon + 1) :] = np.nan
+    return y
+
+
+def _ts(value: str | pd.Timestamp, name: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be a date like '2005-12-31', got {value!r}") from exc
+    if ts is pd.NaT or pd.isna(ts):
+        raise ConfigError(f"{name} must be a date like '2005-12-31', got {value!r}")
+    return ts
+
+
+def prepare_fewshot_data(
+    df: pd.DataFrame,
+    train_start: str | pd.Timestamp,
+    train_end: str | pd.Timestamp,
+    test_start: str | pd.Timestamp,
+    test_end: str | pd.Timestamp,
+    config: FewShotConfig | None = None,
+) -> FewShotData:
+    """Features, labels, scaler and regime segments for the train/test windows.
+
+    Rows after ``test_end`` are ignored; rows before ``train_start`` only warm
+    the indicators up.
+
+    Args:
+        df: daily OHLCV frame (extra columns are ignored).
+        train_start: first day of the training window (inclusive).
+        train_end: last day of the training window (inclusive).
+        test_start: first day of the evaluation window (after ``train_end``).
+        test_end: last day of the evaluation window (inclusive).
+        config: protocol settings (default :class:`FewShotConfig`).
+
+    Returns:
+        A :class:`FewShotData`.
+
+    Raises:
+        ConfigError: dates out of order.
+        DataError: the frame does not cover the windows, or too few regime
+            segments (message gives the counts).
+
+    Example:
+        >>> data = prepare_fewshot_data(spy, "1995-01-01", "2005-12-31", "2006-01-01", "2007-12-31")  # doctest: +SKIP
+        >>> len(data.train_segments), len(data.test_segments)  # doctest: +SKIP
+        (43, 8)
+    """
+    cfg = FewShotConfig() if config is None else config
+    if not isinstance(cfg, FewShotConfig):
+        raise ConfigError(f"config must be a FewShotConfig, got {type(cfg).__name__}")
+    t0, t1, e0, e1 = (_ts(v, n) for v, n in ((train_start, "train_start"), (train_end, "train_end"),
+                                             (test_start, "test_start"), (test_end, "test_end")))
+    if not t0 < t1 < e0 <= e1:
+        raise ConfigError(
+            f"need train_start < train_end < test_start <= test_end, got {t0.date()} .. {t1.date()} and {e0.date()} .. {e1.date()}"
+        )
+    if not isinstance(df, pd.DataFrame) or not isinstance(df.index, pd.DatetimeIndex):
+        raise DataError("df must be an OHLCV DataFrame with a DatetimeIndex (see maml_strategy.data.load_ohlcv)")
+    df = df.loc[:e1, [c for c in df.columns if c != "regime"]]
+    if len(df) == 0 or df.index[0] > t1 or df.index[-1] < e0:
+        span = f"{df.index[0].date()} .. {df.index[-1].date()}" if len(df) else "no rows"
+        raise DataError(f"the data ({span}) must reach from before {t1.date()} into {e0.date()}; load a longer history")
+
+    h = cfg.horizon
+    extractor = MultiTimeframeExtractor()
+    feats = extractor.transform(df)
+    X = feats.flat().astype(np.float64)
+    X[~feats.valid] = np.nan
+    y_all = forward_returns(df, horizon=h).to_numpy(dtype=np.float64)
+    idx = df.index
+    in_train = (idx >= t0) & (idx <= t1)
+    y_train = np.where(in_train, mask_labels_after(y_all, idx, t1, h), np.nan)
+    y_test = np.where(idx >= e0, mask_labels_after(y_all, idx, e1, h), np.nan)
+
+    fit_rows = in_train & np.isfinite(X).all(axis=1)
+    if not fit_rows.any():
+        raise DataError(f"no training row between {t0.date()} and {t1.date()} has valid features; load more warm-up history")
+    scaler = FeatureScaler().fit(X[fit_rows])
+    Xs = scaler.transform(np.nan_to_num(X, nan=0.0)).astype(np.float32)
+    Xs[~np.isfinite(X).all(axis=1)] = np.nan
+
+    segments = RegimeDetector().segment_by_regime(df, min_length=cfg.min_segment)
+    # A segment's end is known one bar later (when the next regime is confirmed): keep only training
+    # segments closed strictly before the last training bar, so later prices cannot change them.
+    last_train_pos = int(np.searchsorted(idx, t1, side="right")) - 1
+    train_segs = [s for s in segments if s.start >= t0 and s.end_pos < last_train_pos]
+    test_segs = [s for s in segments if s.start >= e0]
+    n_val = max(1, int(round(cfg.val_fraction * len(train_segs))))
+    if len(train_segs) - n_val < 1:
+        raise DataError(
+            f"only {len(train_segs)} regime segments (>= {cfg.min_segment} bars) in the training window "
+            f"{t0.date()} .. {t1.date()}; need at least 2 (training + validation). Widen the window or lower min_segment."
+        )
+    if not test_segs:
+        raise DataError(
+            f"no regime segment (>= {cfg.min_segment} bars) starts in the evaluation window {e0.date()} .. {e1.date()}; "
+            "widen it or lower min_segment."
+        )
+    return FewShotData(
+        X=Xs,
+        y_train=y_train,
+        y_test=y_test,
+        index=idx,
+        scaler=scaler,
+        feature_names=list(extractor.flat_feature_names),
+        train_segments=train_segs[:-n_val],
+        val_segments=train_segs[-n_val:],
+        test_segments=test_segs,
+        model_kwargs={"num_timeframes": extractor.n_timeframes, "features_per_tf": 45, "cross_tf_features": 8,
+                      "hidden_dim": cfg.hidden_dim},
+        train_start=t0,
+        train_end=t1,
+        test_start=e0,
+        test_end=e1,
+    )
+
+
+def make_test_tasks(data: FewShotData, config: FewShotConfig | None = None) -> tuple[TaskBatch, TaskSampler]:
+    """Every (segment, placement) evaluation task, deterministically.
+
+    Returns:
+        ``(tasks, sampler)``; ``sampler.dropped_segments`` counts test segments too short for a task.
+
+    Raises:
+        DataError: no test segment is long enough for ``support + horizon + query`` valid rows.
+    """
+    cfg = FewShotConfig() if config is None else config
+    sampler = TaskSampler(data.test_segments, data.X, data.y_test, cfg.support_size, cfg.query_size, cfg.horizon)
+    return sampler.enumerate_tasks(), sampler
+
+
+# ---------------------------------------------------------------------------- training
+def train_learners(data: FewShotData, config: FewShotConfig | None = None, seed: int = 0) -> TrainedLearners:
+    """Meta-train MAML and train the static model with ``seed``.
+
+    Only training-window labels (``data.y_train``) are used.
+
+    Example:
+        >>> trained = train_learners(data, FewShotConfig(meta_epochs=2), seed=0)  # doctest: +SKIP
+        >>> trained.maml.save("maml.pt")  # doctest: +SKIP
+    """
+    cfg = FewShotConfig() if config is None else config
+    K, Q, h = cfg.support_size, cfg.query_size, cfg.horizon
+    train_sampler = TaskSampler(data.train_segments, data.X, data.y_train, K, Q, h, seed=seed)
+    val_sampler = TaskSampler(data.val_segments, data.X, data.y_train, K, Q, h, seed=10_000 + seed)
+    mcfg = MAMLConfig(
+        inner_lr=cfg.lr, outer_lr=cfg.outer_lr, inner_steps=cfg.inner_steps, support_size=K, query_size=Q,
+        meta_epochs=cfg.meta_epochs, steps_per_epoch=cfg.steps_per_epoch, patience=cfg.patience,
+        first_order=cfg.first_order, seed=seed, val_tasks=cfg.val_tasks, device=cfg.device, num_threads=cfg.num_threads,
+    )
+    torch.manual_seed(seed)
+    t0 = time.perf_counter()
+    maml = MAML(HierarchicalTimeframeNet(**data.model_kwargs), mcfg, scaler=data.scaler, feature_names=data.feature_names)
+    hist = maml.meta_train(train_sampler, val_sampler=val_sampler, progress=cfg.progress)
+    t_maml = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    static = train_static(
+        data.X, data.y_train,
+        StaticConfig(epochs=cfg.static_epochs, patience=cfg.patience, horizon=h, seed=seed, finetune_lr=cfg.lr,
+                     device=cfg.device, num_threads=cfg.num_threads),
+        scaler=data.scaler, feature_names=data.feature_names, model_kwargs=data.model_kwargs,
+    )
+    return TrainedLearners(seed, maml, static, hist, t_maml, time.perf_counter() - t0)
+
+
+# ---------------------------------------------------------------------------- evaluation
+def _task_metrics(pred: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    nz = y != 0
+    return float(torch.mean((pred - y) ** 2)), float((torch.sign(pred[nz]) == torch.sign(y[nz])).float().mean())
+
+
+def evaluate_learner(learner: Learner, tasks: TaskBatch, steps: int, lr: float) -> tuple[float, float]:
+    """Mean query MSE and directional accuracy over ``tasks`` after ``steps`` SGD steps of ``lr``.
+
+    Example:
+        >>> loss, acc = evaluate_learner(trained.maml, tasks, steps=5, lr=0.01)  # doctest: +SKIP
+    """
+    losses, accs = [], []
+    for i in range(len(tasks)):
+        params = learner.adapt(tasks.support_x[i], tasks.support_y[i], steps=steps, lr=lr) if steps > 0 else None
+        loss, acc = _task_metrics(learner.predict(tasks.query_x[i], params), tasks.query_y[i].to(learner.device))
+        losses.append(loss)
+        accs.append(acc)
+    return float(np.mean(losses)), float(np.mean(accs))
+
+
+def adaptation_curve(learner: Learner, tasks: TaskBatch, steps: Sequence[int], lr: float) -> AdaptationCurve:
+    """Query MSE / directional accuracy after each step count in ``steps``, adapting incrementally.
+
+    Same numbers as :func:`evaluate_learner` for each step count (plain SGD
+    from the stored parameters with step ``lr``), but each task is adapted
+    only ``max(steps)`` times.
+
+    Args:
+        learner: a :class:`MAML` or :class:`StaticModel`.
+        tasks: evaluation tasks.
+        steps: step counts (>= 0; sorted and de-duplicated).
+        lr: SGD step size.
+
+    Returns:
+        An :class:`AdaptationCurve`.
+
+    Example:
+        >>> curve = adaptation_curve(trained.static, tasks, range(11), lr=0.01)  # doctest: +SKIP
+        >>> curve.best_steps  # doctest: +SKIP
+    """
+    checkpoints = sorted({int(s) for s in steps})
+    if not checkpoints or checkpoints[0] < 0 or any(isinstance(s, bool) for s in steps):
+        raise ConfigError(f"steps must be non-empty ints >= 0, got {list(steps)!r}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not np.isfinite(lr) or lr < 0:
+        raise ConfigError(f"lr must be a finite float >= 0, got {lr!r}")
+    if len(tasks) == 0:
+        raise DataError("no evaluation tasks")
+    dev = learner.device
+    loss = np.zeros((len(tasks), len(checkpoints)))
+    acc = np.zeros_like(loss)
+    for i in range(len(tasks)):
+        sx, sy = tasks.support_x[i].to(dev), tasks.support_y[i].to(dev)
+        qx, qy = tasks.query_x[i].to(dev), tasks.query_y[i].to(dev)
+        if not (torch.isfinite(sx).all() and torch.isfinite(sy).all()):
+            raise DataError(f"task {i}: support set contains NaN/inf")
+        params, done = learner.parameters_dict(), 0
+        for j, k in enumerate(checkpoints):
+            if k > done:
+                params = sgd_adapt(learner.model, params, sx, sy, [float(lr)] * (k - done), learner.loss_fn)
+                done = k
+            loss[i, j], acc[i, j] = _task_metrics(learner.predict(qx, params if done > 0 else None), qy)
+    return AdaptationCurve(checkpoints, [float(v) for v in loss.mean(axis=0)], [float(v) for v in acc.mean(axis=0)])
+
+
+def run_fewshot(
+    df: pd.DataFrame,
+    train_start: str | pd.Timestamp,
+    train_end: str | pd.Timestamp,
+    test_start: str | pd.Timestamp,
+    test_end: str | pd.Timestamp,
+    config: FewShotConfig | None = None,
+    *,
+    seeds: int | Sequence[int] = 1,
+    steps: Sequence[int] = (0, 1, 5, 10),
+    log: Any | None = None,
+) -> FewShotResult:
+    """The whole protocol: prepare data, train both models per seed, evaluate adaptation curves.
+
+    Args:
+        df: daily OHLCV frame covering ``train_start`` (plus warm-up) .. ``test_end``.
+        train_start, train_end, test_start, test_end: the windows (see :func:`prepare_fewshot_data`).
+        config: protocol settings.
+        seeds: number of seeds (``0 .. n-1``) or explicit seeds; model init, task
+            sampling and minibatch order vary with the seed.
+        steps: SGD step counts at which both methods are scored.
+        log: optional ``callable(str)`` for progress lines (e.g. ``print``).
+
+    Returns:
+        A :class:`FewShotResult`; ``runs[i].learners`` holds the trained models.
+
+    Example:
+        >>> res = run_fewshot(spy, "1995-01-01", "2005-12-31", "2006-01-01", "2007-12-31", seeds=3)  # doctest: +SKIP
+        >>> res.mean_curve("maml").loss  # doctest: +SKIP
+    """
+    cfg = FewShotConfig() if config is None else config
+    seed_list = list(range(seeds)) if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool) else list(seeds)
+    if not seed_list or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in seed_list):
+        raise ConfigError(f"seeds must be an int >= 1 or a non-empty list of ints, got {seeds!r}")
+    data = prepare_fewshot_data(df, train_start, train_end, test_start, test_end, cfg)
+    tasks, sampler = make_test_tasks(data, cfg)
+    result = FewShotResult(cfg, data, len(tasks), sampler.dropped_segments, float(torch.mean(tasks.query_y**2)))
+    if log is not None:
+        log(f"train segments {len(data.train_segments)}, val segments {len(data.val_segments)}, test segments "
+            f"{len(data.test_segments)} ({sampler.dropped_segments} too short) -> {len(tasks)} test tasks "
+            f"(K={cfg.support_size}, Q={cfg.query_size}, gap={cfg.horizon})")
+    for seed in seed_list:
+        trained = train_learners(data, cfg, int(seed))
+        run = SeedResult(trained, adaptation_curve(trained.maml, tasks, steps, cfg.lr),
+                         adaptation_curve(trained.static, tasks, steps, cfg.lr))
+        result.runs.append(run)
+        if log is not None:
+            s = trained.summary()
+            log(f"seed {seed}: maml {s['maml_epochs']} epochs ({s['time_maml_s']:.0f}s), static {s['static_epochs']} "
+                f"epochs ({s['time_static_s']:.0f}s); query MSE at {run.maml.steps[-1]} steps: maml "
+                f"{run.maml.loss[-1]:.4f}, static_ft {run.static.loss[-1]:.4f}")
+    return result
