@@ -42,8 +42,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--yes-real-money", action="store_true", help="skip the interactive real-money confirmation")
     p.add_argument("--replay", metavar="CSV", help="replay historical daily bars offline (paper only)")
     p.add_argument("--speed", type=float, default=0.0, help="replay bars per second (0 = as fast as possible)")
-    p.add_argument("--start", help="first traded bar (replay: bars before it are warm-up); default today")
-    p.add_argument("--end", help="last replayed bar (default: end of the CSV)")
+    p.add_argument("--start", help="first traded bar (replay: bars before it are warm-up); default today, "
+                                   "or 2020-01-01 with --replay and no --end")
+    p.add_argument("--end", help="last replayed bar (default: end of the CSV, or 2020-12-31 with --replay "
+                                 "and no --start)")
     p.add_argument("--journal", help="broker journal file (replay default: in memory only)")
     p.add_argument("--train-years", type=int, default=10, help="training window before --start when --model is omitted")
     p.add_argument("--seed", type=int, default=0)
@@ -72,7 +74,8 @@ def _train_model(df: Any, cfg: Any, start: Any, args: argparse.Namespace) -> Any
                            str((df.index[-1] if len(df) else train_end).date()), name="paper_trade")
     print(f"training a model on {train_start.date()}..{train_end.date()} (cached in {args.cache_dir or 'nowhere'})")
     models = train_models(df.loc[:train_end], cfg, period, seed=args.seed, cache_dir=args.cache_dir or None)
-    print(f"model {'loaded from cache' if models.from_cache else 'trained'}: {models.key}")
+    cached = bool(getattr(models, "cached", getattr(models, "from_cache", False)))
+    print(f"model {'loaded from cache' if cached else 'trained'}: {models.key}")
     return models.maml
 
 
@@ -137,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         symbol = (args.symbol or cfg.symbol).upper()
         replay = bool(args.replay)
 
+        if replay and args.start is None and args.end is None:
+            # the replay default is the COVID year, the same window as `backtests/run.py --period 2020`
+            args.start, args.end = "2020-01-01", "2020-12-31"
         if replay:
             client: Any = FakeClient.from_csv(args.replay, symbol=symbol, start=args.start, end=args.end,
                                               speed=args.speed)
