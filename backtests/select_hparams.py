@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     df = load_ohlcv(args.symbol, None, period.train_end)  # the test window is never loaded
     base = load_config(args.config)
     rows = {}
+    eval_batches: dict[int, object] = {}
     for name, changes in CANDIDATES.items():
         if args.only and name not in args.only:
             continue
@@ -66,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         for seed in range(args.seeds):
             t0 = time.perf_counter()
             models = train_models(df, cfg, period, seed=seed, cache_dir=HERE / "cache")
-            batch = prepare_training(df, cfg, period, seed=seed).val_sampler.enumerate_tasks()
+            # every candidate is scored on the same validation tasks: those of the base config
+            if seed not in eval_batches:
+                eval_batches[seed] = prepare_training(df, base, period, seed=seed).val_sampler.enumerate_tasks()
+            batch = eval_batches[seed]
             steps, lr = models.maml.config.inner_steps, models.maml.config.inner_lr
             m = score_on_tasks(models.maml, batch)
             s = score_on_tasks(models.static, batch, steps=steps, lr=lr)

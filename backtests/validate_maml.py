@@ -85,7 +85,7 @@ def parse_years(text: str) -> tuple[int, int]:
     if b - a < EVAL_YEARS:
         raise ConfigError(
             f"--years {a}-{b}: the last {EVAL_YEARS} years are held out, so at least {EVAL_YEARS + 1} years are needed "
-            f"(e.g. {a}-{a + EVAL_YEARS + 8})"
+            f"(e.g. 1995-2007)"
         )
     return a, b
 
@@ -158,6 +158,7 @@ def format_report(res: FewShotResult, summary: dict[str, Any], curve: pd.DataFra
         f"per-seed best steps (0-10) {m['best_step_per_seed_0_10']}.",
         f"Static fine-tuning: minimum within 0-10 steps at step {s['best_step_0_10']} ({s['best_loss_0_10']:.4f}); "
         f"over all evaluated steps at step {s['best_step_overall']} ({s['best_loss_overall']:.4f}); "
+        f"per-seed best steps (0-10) {s['best_step_per_seed_0_10']}; "
         + ", ".join(f"{k} steps {s['loss_at'][k]:.4f}" for k in LONG_STEPS) + ".",
         f"Claim '5-10 steps instead of 50-100': MAML best within 5-10 steps: {summary['claim']['maml_best_within_5_10_steps']}; "
         f"static needs >= 50 steps for its best: {summary['claim']['static_needs_50_100_steps']}; "

@@ -131,7 +131,7 @@ def test_bad_windows_raise_config_error(frame: pd.DataFrame, windows: tuple[str,
 
 def test_too_few_segments_raise_data_error(frame: pd.DataFrame) -> None:
     with pytest.raises(DataError, match="regime segments"):
-        prepare_fewshot_data(frame, "2001-01-01", "2001-03-31", "2003-07-01", "2004-12-31", TINY)
+        prepare_fewshot_data(frame, *WINDOWS, FewShotConfig(hidden_dim=16, min_segment=400))
 
 
 def test_config_validation() -> None:

@@ -1,8 +1,9 @@
 """Robinhood live/paper trading for backtrader (optional ``live`` extra).
 
-Only :mod:`maml_strategy.live.client` touches ``robin_stocks`` and it imports
-it lazily, so this package imports without the extra installed; logging in
-then raises :class:`~maml_strategy.errors.BrokerError` with the install hint
+Only :mod:`maml_strategy.live.client` (through :mod:`~maml_strategy.live.session`)
+touches ``robin_stocks`` and it imports it lazily, so this package imports
+without the extra installed; logging in then raises
+:class:`~maml_strategy.errors.BrokerError` with the install hint
 (``pip install maml-strategy[live]``).
 
 Example:

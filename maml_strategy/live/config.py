@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +105,9 @@ class LiveConfig:
         """Builds a config from a mapping (e.g. the ``live:`` YAML section).
 
         Args:
-            data: keys are field names; unknown keys raise :class:`ConfigError`.
+            data: keys are field names; read strictly by
+                :func:`maml_strategy.config.config_from_dict` (unknown keys get a
+                "did you mean" hint, wrong types name the field).
 
         Returns:
             The validated config.
@@ -122,16 +123,19 @@ class LiveConfig:
             return cls()
         if not isinstance(data, Mapping):
             raise ConfigError(f"live config must be a mapping, got {type(data).__name__}")
-        known = {f.name: f for f in dataclasses.fields(cls) }
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise ConfigError(
-                f"unknown live config key(s) {unknown}; valid keys: {sorted(known)}"
-            )
-        kwargs: dict[str, Any] = {}
-        for name, value in data.items():
-            kwargs[name] = _coerce(name, value, known[name].default)
-        return cls(**kwargs)
+        # imported here: maml_strategy.config pulls in torch, which the live layer does not need
+        from maml_strategy.config import config_from_dict
+
+        data = dict(data)
+        bar_interval = data.get("bar_interval")
+        if isinstance(bar_interval, (int, float)) and not isinstance(bar_interval, bool):
+            data["bar_interval"] = str(int(bar_interval))  # YAML reads `bar_interval: 5` as a number
+        try:
+            return config_from_dict(cls, data, where="live")
+        except ConfigError as exc:
+            if isinstance(exc.__cause__, ConfigError):  # _validate's message already names live.<field>
+                raise ConfigError(str(exc.__cause__)) from exc.__cause__
+            raise
 
     def resolved_session_dir(self) -> Path:
         """The session directory with ``~`` and variables expanded."""
@@ -199,43 +203,24 @@ class LiveConfig:
                 raise ConfigError(f"live.bar_interval minutes must be in 1..390, got {minutes}")
 
 
-def _coerce(name: str, value: Any, default: Any) -> Any:
-    """Converts a YAML value to the type of the field's default."""
-    if isinstance(default, bool):
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"live.{name} must be true or false, got {value!r}")
-    if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"live.{name} must be an integer, got {value!r}")
-        return value
-    if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"live.{name} must be a number, got {value!r}")
-        return float(value)
-    if isinstance(default, str):
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and name == "bar_interval":
-            return str(int(value))
-        if not isinstance(value, str):
-            raise ConfigError(f"live.{name} must be a string, got {value!r}")
-        return value
-    return value
-
-
 def load_live_config(path: str | os.PathLike[str] | None, section: str = "live") -> LiveConfig:
-    """Reads the ``live:`` section of a YAML file into a :class:`LiveConfig`.
+    """Reads the ``live:`` section of a strategy YAML file into a :class:`LiveConfig`.
 
-    A missing section gives the defaults; a missing file raises.
+    The file is read by :func:`maml_strategy.config.load_config`, so the whole
+    strategy file is checked too. A missing section gives the defaults; a
+    missing file raises.
 
     Args:
         path: YAML file (e.g. ``strategies/maml_regime.yaml``) or None for defaults.
-        section: top-level key holding the live settings.
+        section: kept for compatibility; only ``"live"`` (the
+            :class:`~maml_strategy.config.StrategyConfig` field) is accepted.
 
     Returns:
         The validated config.
 
     Raises:
-        ConfigError: the file is missing, not YAML, or the section is invalid.
+        ConfigError: the file is missing, not YAML, not a valid strategy file,
+            or the section is invalid.
 
     Example:
         >>> load_live_config(None).paper_cash
@@ -243,19 +228,8 @@ def load_live_config(path: str | os.PathLike[str] | None, section: str = "live")
     """
     if path is None:
         return LiveConfig()
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file {p} does not exist")
-    try:
-        import yaml
-    except ImportError:  # pragma: no cover - pyyaml is a core dependency
-        raise ConfigError("reading YAML needs pyyaml: pip install pyyaml") from None
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {p} is not valid YAML: {exc}") from None
-    if doc is None:
-        doc = {}
-    if not isinstance(doc, Mapping):
-        raise ConfigError(f"config file {p} must hold a mapping at top level")
-    return LiveConfig.from_mapping(doc.get(section))
+    if section != "live":
+        raise ConfigError(f"the live settings are the 'live' section of a strategy file, not {section!r}")
+    from maml_strategy.config import load_config  # imported here: it pulls in torch
+
+    return LiveConfig.from_mapping(load_config(path).live)
