@@ -31,6 +31,8 @@ CANDIDATES: dict[str, dict[str, dict[str, object]]] = {
     "support_inside_segment": {"tasks": {"support_from_previous_regime": False}},
     "inner_lr_0.03": {"maml": {"inner_lr": 0.03}},
     "inner_steps_10": {"maml": {"inner_steps": 10}},
+    "inside_first_order": {"tasks": {"support_from_previous_regime": False}, "maml": {"first_order": True}},
+    "inside_hidden_32": {"tasks": {"support_from_previous_regime": False}, "model": {"hidden_dim": 32}},
 }
 
 
@@ -84,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
               f"static mse {agg['static']['mse']:.4f} ({scores[0]['seconds']:.0f}s/seed)", flush=True)
     out = HERE / "results" / f"select_{args.period}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
+    if args.only and out.is_file():  # keep earlier candidates' scores
+        rows = {**json.loads(out.read_text()), **rows}
     out.write_text(json.dumps(rows, indent=1))
     best = min(rows, key=lambda k: rows[k]["mean"]["maml"]["mse"])
     print(f"best by validation MAML query MSE: {best}; wrote {out}")
