@@ -180,3 +180,55 @@ def test_cache_reuses_models(df, cfg, tmp_path) -> None:
     assert not a.cached and b.cached and a.key == b.key
     x = torch.zeros(2, a.maml.model.input_dim)
     assert torch.equal(a.maml.predict(x), b.maml.predict(x))
+
+
+def test_real_spy_end_to_end_cli(spy_csv, tmp_path) -> None:
+    """The real CLI on real SPY bars (short windows, tiny net): table printed, four files written."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    cfg_path = tmp_path / "tiny.yaml"
+    cfg_path.write_text(yaml.safe_dump({
+        "model": {"hidden_dim": 16},
+        "maml": {"meta_epochs": 2, "steps_per_epoch": 3, "num_tasks_per_batch": 4, "val_tasks": 8,
+                 "support_size": 16, "query_size": 8},
+        "static": {"epochs": 3},
+    }))
+    repo = Path(__file__).resolve().parents[1]
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, str(repo / "backtests" / "run.py"), "--symbol", "SPY", "--data", str(spy_csv),
+         "--train-start", "2001-01-01", "--train-end", "2006-12-31", "--test-start", "2007-01-01",
+         "--test-end", "2007-06-30", "--config", str(cfg_path), "--out", str(out),
+         "--cache-dir", str(tmp_path / "cache"), "--quiet"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "| maml |" in proc.stdout and "| buy_and_hold |" in proc.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["test"] == {"start": "2007-01-01", "end": "2007-06-30"}
+    bh = summary["strategies"]["buy_and_hold"]
+    # SPY rose about 6 % in H1 2007 (unadjusted closes 141.62 -> 150.43; 0.98 exposure, 5 bps)
+    assert 0.03 < bh["total_return"] < 0.09
+    for name in ("equity.csv", "trades.csv", "report.png"):
+        assert (out / name).stat().st_size > 0
+
+
+def test_cli_bad_input_is_a_clear_error(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Date,Open,High,Low,Close,Volume\n2020-01-02,1,2,0.5,1,10\n2020-01-03,0,0,0,0,10\n")
+    proc = subprocess.run(
+        [sys.executable, str(repo / "backtests" / "run.py"), "--data", str(bad), "--symbol", "BAD",
+         "--train-start", "2019-01-01", "--train-end", "2019-12-31", "--test-start", "2020-01-01",
+         "--test-end", "2020-12-31", "--quiet"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    assert "error:" in proc.stderr and "zero or negative prices" in proc.stderr
+    assert "Traceback" not in proc.stderr
