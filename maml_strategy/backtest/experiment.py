@@ -95,7 +95,7 @@ def _fmt(mean: Any, std: Any, pct: bool, nseeds: int, count: bool = False) -> st
         body = f"{mean:.1f}" if nseeds > 1 and mean != int(mean) else f"{int(round(mean))}"
     else:
         body = f"{mean * scale:.1f}%" if pct else f"{mean:.2f}"
-    if nseeds > 1 and std:
+    if nseeds > 1 and std is not None and abs(std) > 1e-9:
         body += f" ±{std * scale:.1f}" if pct else f" ±{std:.2f}"
     return body
 
