@@ -18,13 +18,13 @@ from maml_strategy.maml import MAML, MAMLConfig
 from maml_strategy.model import HierarchicalTimeframeNet
 
 
-def main() -> None:
-    torch.set_num_threads(1)
+def main(threads: int = 1) -> None:
+    torch.set_num_threads(threads)
     df = load_ohlcv("SPY", "2003-01-01", "2008-12-31")
     ex = MultiTimeframeExtractor()
     x = ex.transform(df.loc[:"2005"]).flat()
     scaler = FeatureScaler().fit(x[ex.transform(df.loc[:"2005"]).valid])
-    maml = MAML(HierarchicalTimeframeNet(), MAMLConfig(), scaler=scaler)
+    maml = MAML(HierarchicalTimeframeNet(), MAMLConfig(num_threads=threads), scaler=scaler)
     cfg = load_config()
     engine = SignalEngine(maml, adapt=True, regime=cfg.regime, features=cfg.features, trading=cfg.trading)
     per_bar = []
@@ -34,7 +34,7 @@ def main() -> None:
         per_bar.append((time.perf_counter() - t0) * 1e3)
     steady = per_bar[ex.window:]
     adapt_ms = [a.ms for a in engine.adaptations]
-    print(f"bars: {len(per_bar)}  adaptations: {len(adapt_ms)}")
+    print(f"torch threads: {torch.get_num_threads()}  bars: {len(per_bar)}  adaptations: {len(adapt_ms)}")
     print(f"engine.on_bar median {statistics.median(steady):.3f} ms, p90 "
           f"{sorted(steady)[int(0.9 * len(steady))]:.3f} ms (incl. adaptation bars)")
     if adapt_ms:
@@ -42,4 +42,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    for n in (1, 2):
+        main(n)
