@@ -144,33 +144,58 @@ def download_yfinance(symbol: str, start: str | None = None, end: str | None = N
     return validate_ohlcv(normalise_yfinance(raw, symbol), source=f"yfinance:{symbol}")
 
 
-def from_robinhood_historicals(records: Iterable[Mapping[str, Any]] | None, symbol: str) -> pd.DataFrame:
+def from_robinhood_historicals(
+    records: Iterable[Mapping[str, Any]] | None, symbol: str, *, interval: str = "day"
+) -> pd.DataFrame:
     """Convert robin_stocks ``get_stock_historicals`` records (prices as strings) to a validated frame.
+
+    Interpolated bars (``"interpolated": true``, Robinhood's filler for missing
+    data) are dropped. Daily/weekly bars are indexed by date; intraday bars by
+    New York wall time (tz-naive).
 
     Args:
         records: list of dicts with ``begins_at, open_price, high_price, low_price,
             close_price, volume``.
         symbol: ticker, for messages.
+        interval: the ``interval`` the records were requested with.
+
+    Raises:
+        DataError: no records, missing fields or bad values (see :func:`validate_ohlcv`).
 
     Example:
         >>> rec = [{"begins_at": "2020-01-02T00:00:00Z", "open_price": "1.0", "high_price": "2.0",
         ...         "low_price": "0.5", "close_price": "1.5", "volume": 10}]
-        >>> float(from_robinhood_historicals(rec, "SPY")["close"].iloc[0])  # doctest: +SKIP
+        >>> float(from_robinhood_historicals(rec, "SPY")["close"].iloc[0])
         1.5
     """
+    source = f"robinhood:{symbol}"
     if records is None:
-        raise DataError(f"[robinhood:{symbol}] no historicals returned (None); check the symbol and login")
+        raise DataError(f"[{source}] no historicals returned (None); check the symbol and login")
     rows = [r for r in records if r is not None]
     if not rows:
-        raise DataError(f"[robinhood:{symbol}] no historicals returned; check the symbol, span and login")
+        raise DataError(f"[{source}] no historicals returned; check the symbol, span and login")
     raw = pd.DataFrame(rows)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DataWarning)  # tz conversion of UTC day stamps is expected
-        raw_t = raw.copy()
-    if "begins_at" in raw_t.columns:
-        raw_t["begins_at"] = pd.to_datetime(raw_t["begins_at"], utc=True, errors="coerce").dt.tz_localize(None)
-    keep = [c for c in ("begins_at", "open_price", "high_price", "low_price", "close_price", "volume") if c in raw_t]
-    return validate_ohlcv(raw_t[keep], source=f"robinhood:{symbol}", coerce_quietly=True)
+    fields = ["begins_at", "open_price", "high_price", "low_price", "close_price", "volume"]
+    missing = [c for c in fields if c not in raw.columns]
+    if missing:
+        raise DataError(f"[{source}] historicals lack field(s) {missing}; robin_stocks' response format changed?")
+    if "interpolated" in raw.columns:
+        raw = raw[~raw["interpolated"].fillna(False).astype(bool)]
+    ts = pd.to_datetime(raw["begins_at"], utc=True, errors="coerce")
+    if ts.isna().any():
+        raise DataError(f"[{source}] {int(ts.isna().sum())} record(s) have an unparseable begins_at")
+    if interval in ("day", "week"):
+        index = pd.DatetimeIndex(ts.dt.tz_localize(None).dt.normalize())
+    else:
+        index = pd.DatetimeIndex(ts.dt.tz_convert("America/New_York").dt.tz_localize(None))
+    frame = pd.DataFrame(
+        {"open": raw["open_price"].to_numpy(), "high": raw["high_price"].to_numpy(),
+         "low": raw["low_price"].to_numpy(), "close": raw["close_price"].to_numpy(),
+         "volume": raw["volume"].to_numpy()},
+        index=index,
+    )
+    frame.index.name = "date"
+    return validate_ohlcv(frame, source=source, coerce_quietly=True)
 
 
 def _load_robinhood(symbol: str) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from maml_strategy.errors import DataError
+from maml_strategy.data import from_robinhood_historicals, validate_ohlcv
 from maml_strategy.live.models import Quote
 
 __all__ = ["norm_symbol", "float_or_nan", "parse_quote", "historicals_frame", "validate_frame"]
@@ -72,60 +72,20 @@ def parse_quote(item: Mapping[str, Any], now: datetime) -> Quote:
 def historicals_frame(rows: list[dict], interval: str, source: str) -> pd.DataFrame:
     """A validated OHLCV frame from ``get_stock_historicals`` rows.
 
-    Interpolated bars are dropped; daily/weekly bars are indexed by date,
-    intraday bars by New York wall time (tz-naive).
+    One implementation for the whole library:
+    :func:`maml_strategy.data.from_robinhood_historicals` (interpolated bars
+    dropped; daily/weekly bars indexed by date, intraday by New York wall time).
 
     Raises:
-        DataError: the bars are malformed (see :func:`validate_frame`).
-        KeyError: a row lacks a price/volume column.
+        DataError: the bars are malformed.
     """
-    df = pd.DataFrame(rows)
-    if "interpolated" in df.columns:
-        df = df[~df["interpolated"].fillna(False).astype(bool)]
-    ts = pd.to_datetime(df["begins_at"], utc=True)
-    if interval in ("day", "week"):
-        index = pd.DatetimeIndex(ts.dt.tz_localize(None).dt.normalize())
-    else:
-        index = pd.DatetimeIndex(ts.dt.tz_convert("America/New_York").dt.tz_localize(None))
-    out = pd.DataFrame(
-        {
-            "open": df["open_price"].to_numpy(),
-            "high": df["high_price"].to_numpy(),
-            "low": df["low_price"].to_numpy(),
-            "close": df["close_price"].to_numpy(),
-            "volume": df["volume"].to_numpy(),
-        },
-        index=index,
-    )
-    out.index.name = "date"
-    return validate_frame(out, source=source)
+    return from_robinhood_historicals(rows, source.split(":", 1)[-1], interval=interval)
 
 
 def validate_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Converts string prices to float64 and validates the OHLCV frame.
-
-    Delegates to ``maml_strategy.data.validate_ohlcv`` when available; falls
-    back to a local check (numeric, no NaN, positive prices, sorted unique index).
+    """Validate an OHLCV frame (string prices allowed) with :func:`maml_strategy.data.validate_ohlcv`.
 
     Raises:
         DataError: the frame is malformed.
     """
-    cols = ["open", "high", "low", "close", "volume"]
-    out = df.copy()
-    for c in cols:
-        out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64")
-    try:
-        from maml_strategy.data import validate_ohlcv  # type: ignore[attr-defined]
-    except ImportError:
-        validate_ohlcv = None
-    if validate_ohlcv is not None:
-        return validate_ohlcv(out, source=source, coerce_quietly=True)
-    if out.empty:
-        raise DataError(f"{source}: no rows")
-    bad = out[cols].isna().any(axis=1)
-    if bad.any():
-        raise DataError(f"{source}: {int(bad.sum())} row(s) with missing/non-numeric values, first {out.index[bad][0]}")
-    if (out[["open", "high", "low", "close"]] <= 0).any().any():
-        raise DataError(f"{source}: non-positive prices")
-    out = out[~out.index.duplicated(keep="last")].sort_index()
-    return out
+    return validate_ohlcv(df, source=source, coerce_quietly=True)

@@ -1,0 +1,79 @@
+"""Strict YAML config loading: unknown keys get a hint, wrong types name the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from maml_strategy.config import StrategyConfig, TradingConfig, config_from_dict, config_to_dict, load_config
+from maml_strategy.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", ["maml_regime", "static_phase1", "naive_finetune", "buy_and_hold"])
+def test_shipped_strategy_files_load(name: str) -> None:
+    cfg = load_config(REPO / "strategies" / f"{name}.yaml")
+    assert isinstance(cfg, StrategyConfig) and cfg.name == name
+    assert cfg.kind in ("maml", "static", "naive_finetune", "buy_and_hold")
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_unknown_top_level_key_did_you_mean(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"unknown config key 'tradng'.*Did you mean 'trading'\?"):
+        load_config(_write(tmp_path, "tradng: {}\n"))
+
+
+def test_unknown_nested_key_did_you_mean(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"'trading.max_exposre'.*Did you mean 'max_exposure'\?"):
+        load_config(_write(tmp_path, "trading:\n  max_exposre: 0.5\n"))
+
+
+def test_unknown_key_in_another_module_config(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"'maml.inner_lr_'.*Did you mean 'inner_lr'\?"):
+        load_config(_write(tmp_path, "maml:\n  inner_lr_: 0.1\n"))
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("trading:\n  allow_short: 'yes'\n", "trading.allow_short: expected true/false"),
+        ("trading:\n  max_exposure: high\n", "trading.max_exposure: expected a number"),
+        ("features:\n  horizon: 2.5\n", "features.horizon: expected an integer"),
+        ("features:\n  timeframes: D\n", "features.timeframes: expected a list"),
+        ("kind: mamll\n", "did you mean 'maml'"),
+        ("trading: 3\n", "trading: expected a mapping"),
+    ],
+)
+def test_wrong_types_name_the_field(tmp_path: Path, text: str, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        load_config(_write(tmp_path, text))
+
+
+def test_values_are_validated(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="max_exposure must be in"):
+        load_config(_write(tmp_path, "trading:\n  max_exposure: 5\n"))
+    with pytest.raises(ConfigError, match="horizon must be >= 1"):
+        load_config(_write(tmp_path, "features:\n  horizon: 0\n"))
+
+
+def test_missing_and_invalid_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_config(_write(tmp_path, "trading: [unclosed\n"))
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        load_config(_write(tmp_path, "- a\n- b\n"))
+
+
+def test_round_trip_and_int_as_float() -> None:
+    cfg = config_from_dict(TradingConfig, {"max_exposure": 1, "commission_bps": 2})
+    assert cfg.max_exposure == 1.0 and isinstance(cfg.max_exposure, float)
+    d = config_to_dict(load_config())
+    assert load_config(None, **d) == load_config()
