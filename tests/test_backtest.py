@@ -170,8 +170,11 @@ def test_fixed_seed_reproduces_summary(df, cfg, tmp_path) -> None:
     for key in ("period", "symbol", "train", "test", "seeds"):
         assert key in summary
     assert summary["strategies"]["maml"]["per_seed"][0]["adaptations"] >= 1
-    for name in ("equity", "trades", "report"):
+    for name in ("equity", "trades", "report", "maml_model", "static_model"):
         assert paths[name].stat().st_size > 0
+    from maml_strategy.learner import load_learner
+
+    assert load_learner(paths["maml_model"]).kind == "maml"
 
 
 def test_cache_reuses_models(df, cfg, tmp_path) -> None:

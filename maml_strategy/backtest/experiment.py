@@ -35,6 +35,7 @@ class ExperimentResult:
     seeds: list[int]
     runs: dict[str, list[BacktestResult]] = field(default_factory=dict)  # strategy -> one result per seed
     training: list[dict[str, Any]] = field(default_factory=list)  # per seed: cache key, cached, seconds
+    models: dict[int, Any] = field(default_factory=dict)  # seed -> TrainedModels (not serialised in summary)
 
     def summary(self) -> dict[str, Any]:
         """The ``summary.json`` document (schema in the README)."""
@@ -73,6 +74,7 @@ def run_experiment(
         models = train_models(df, cfg, period, seed=seed, cache_dir=cache_dir, progress=progress)
         res.training.append({"seed": seed, "cache_key": models.key, "cached": models.cached,
                              "seconds": round(time.perf_counter() - t0, 2)})
+        res.models[seed] = models
         steps, lr = models.maml.config.inner_steps, models.maml.config.inner_lr
         res.runs["maml"].append(run_backtest(df, "maml", cfg, period.test_start, period.test_end,
                                              model=models.maml, adapt_steps=steps, adapt_lr=lr))
@@ -122,7 +124,8 @@ def format_table(summary: dict[str, Any]) -> str:
 
 
 def write_outputs(res: ExperimentResult, out: str | Path) -> dict[str, Path]:
-    """Write ``summary.json``, ``equity.csv``, ``trades.csv``, ``adaptations.csv`` and ``report.png``."""
+    """Write ``summary.json``, ``equity.csv``, ``trades.csv``, ``adaptations.csv``, ``report.png``,
+    and the first seed's models as ``maml.pt`` / ``static.pt`` (for drop-in use and paper trading)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summary = res.summary()
@@ -147,4 +150,9 @@ def write_outputs(res: ExperimentResult, out: str | Path) -> dict[str, Path]:
     title = (f"{res.symbol} {res.period.test_start.date()}..{res.period.test_end.date()} "
              f"(trained {res.period.train_start.date()}..{res.period.train_end.date()}, seeds={len(res.seeds)})")
     plot_report(pd.DataFrame(mean_cols), regimes, paths["report"], title)
+    if res.models:
+        first = res.models[min(res.models)]
+        paths["maml_model"], paths["static_model"] = out / "maml.pt", out / "static.pt"
+        first.maml.save(paths["maml_model"])
+        first.static.save(paths["static_model"])
     return paths
