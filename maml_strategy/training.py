@@ -71,7 +71,7 @@ class StaticConfig:
     finetune_lr: float = 0.01  # StaticModel.adapt() default: SGD step size (same as MAML's inner_lr)
     seed: int = 0  # torch seed (init is the caller's; this seeds shuffling)
     device: str = "cpu"  # "cpu" or "cuda[:i]"
-    num_threads: int | None = 1  # torch threads (1 is fastest for this net on 2 cores); None = leave as is
+    num_threads: int | None = 2  # torch threads (2 trains ~15 % faster than 1 on 2 cores, see MAMLConfig); None = leave as is
 
     def __post_init__(self) -> None:
         def check(cond: bool, msg: str) -> None:
