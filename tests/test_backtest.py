@@ -235,3 +235,24 @@ def test_cli_bad_input_is_a_clear_error(tmp_path) -> None:
     assert proc.returncode == 2
     assert "error:" in proc.stderr and "zero or negative prices" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, bh_return", [("2008", -0.37), ("2020", 0.158)])
+def test_full_period_default_config(spy_csv, tmp_path, name, bh_return) -> None:
+    """`run.py --period NAME` with the product defaults (about a minute each on 2 cores)."""
+    from maml_strategy.backtest import load_periods
+    from maml_strategy.config import load_config
+    from maml_strategy.data import load_ohlcv
+
+    repo = Path(__file__).resolve().parents[1]
+    period = load_periods(repo / "backtests" / "periods.yaml")[name]
+    df = load_ohlcv("SPY", None, period.test_end, path=spy_csv)
+    res = run_experiment(df, load_config(repo / "strategies" / "maml_regime.yaml"), period, symbol="SPY",
+                         seeds=[0], cache_dir=tmp_path, progress=False)
+    s = res.summary()["strategies"]
+    assert abs(s["buy_and_hold"]["total_return"] - bh_return) < 0.01
+    assert s["maml"]["adaptations"] >= 1 and s["naive_finetune"]["adaptations"] == s["maml"]["adaptations"]
+    assert s["static"]["adaptations"] == 0
+    for strat in s.values():
+        assert 0 <= strat["max_drawdown"] < 1
