@@ -43,7 +43,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from maml_strategy.backtest import custom_period, format_table, load_periods, run_experiment, write_outputs
+    from maml_strategy.backtest import (
+        custom_period,
+        format_comparisons,
+        format_table,
+        load_periods,
+        run_experiment,
+        write_outputs,
+    )
     from maml_strategy.config import load_config
     from maml_strategy.data import DataWarning, load_ohlcv
     from maml_strategy.errors import MamlStrategyError
@@ -82,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
           f"trained {period.train_start.date()}..{period.train_end.date()} "
           f"(validation from {period.val_start.date()}), seeds {res.seeds}\n")
     print(format_table(summary))
+    print("\nPaired by seed, MAML minus baseline:")
+    print(format_comparisons(summary))
     cached = all(t["cached"] for t in res.training)
     print(f"\nmodels: {'cache' if cached else 'trained'} ({', '.join(t['cache_key'] for t in res.training)}); "
           f"total {time.perf_counter() - t0:.1f}s")

@@ -170,6 +170,9 @@ def test_fixed_seed_reproduces_summary(df, cfg, tmp_path) -> None:
     for key in ("period", "symbol", "train", "test", "seeds"):
         assert key in summary
     assert summary["strategies"]["maml"]["per_seed"][0]["adaptations"] >= 1
+    cmp = summary["comparisons"]["maml_vs_static"]["total_return"]
+    per = summary["strategies"]
+    assert cmp["mean_diff"] == pytest.approx(per["maml"]["total_return"] - per["static"]["total_return"])
     for name in ("equity", "trades", "report", "maml_model", "static_model"):
         assert paths[name].stat().st_size > 0
     from maml_strategy.learner import load_learner
@@ -256,3 +259,29 @@ def test_full_period_default_config(spy_csv, tmp_path, name, bh_return) -> None:
     assert s["static"]["adaptations"] == 0
     for strat in s.values():
         assert 0 <= strat["max_drawdown"] < 1
+
+
+def test_walk_forward_cli_one_year(spy_csv, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    import yaml
+
+    cfg_path = tmp_path / "tiny.yaml"
+    cfg_path.write_text(yaml.safe_dump({
+        "model": {"hidden_dim": 16},
+        "maml": {"meta_epochs": 1, "steps_per_epoch": 2, "num_tasks_per_batch": 4, "val_tasks": 8,
+                 "support_size": 16, "query_size": 8},
+        "static": {"epochs": 2},
+    }))
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [sys.executable, str(repo / "backtests" / "walk_forward.py"), "--first", "2007", "--last", "2007",
+         "--train-years", "5", "--data", str(spy_csv), "--config", str(cfg_path),
+         "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "wf")],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads((tmp_path / "wf" / "summary.json").read_text())
+    assert [r["year"] for r in summary["years"]] == [2007]
+    assert set(summary["maml_wins"]) == {"maml_vs_static", "maml_vs_naive_finetune", "maml_vs_buy_and_hold"}

@@ -1,6 +1,12 @@
 """Backtest pipeline: periods, training with cache, backtrader runs, metrics and reports."""
 
-from maml_strategy.backtest.experiment import ExperimentResult, format_table, run_experiment, write_outputs
+from maml_strategy.backtest.experiment import (
+    ExperimentResult,
+    format_comparisons,
+    format_table,
+    run_experiment,
+    write_outputs,
+)
 from maml_strategy.backtest.metrics import max_drawdown, performance, post_transition_stats
 from maml_strategy.backtest.periods import Period, custom_period, load_periods
 from maml_strategy.backtest.runner import BacktestResult, run_backtest, warmup_bars
@@ -13,6 +19,7 @@ __all__ = [
     "TrainedModels",
     "build_dataset",
     "custom_period",
+    "format_comparisons",
     "format_table",
     "load_periods",
     "max_drawdown",

@@ -20,7 +20,7 @@ from maml_strategy.backtest.runner import BacktestResult, run_backtest
 from maml_strategy.backtest.train import train_models
 from maml_strategy.config import StrategyConfig
 
-__all__ = ["STRATEGY_ORDER", "ExperimentResult", "run_experiment", "format_table", "write_outputs"]
+__all__ = ["STRATEGY_ORDER", "ExperimentResult", "run_experiment", "format_comparisons", "format_table", "write_outputs"]
 
 log = logging.getLogger(__name__)
 STRATEGY_ORDER = ("maml", "static", "naive_finetune", "buy_and_hold")
@@ -50,6 +50,30 @@ class ExperimentResult:
                 agg[f"{key}_std"] = float(np.std(vals)) if len(vals) > 1 else (0.0 if vals else None)
             agg["per_seed"] = per_seed
             out["strategies"][name] = agg
+        out["comparisons"] = self.comparisons()
+        return out
+
+    def comparisons(self) -> dict[str, dict[str, Any]]:
+        """Paired per-seed differences: MAML minus each baseline (same seed, same test bars).
+
+        For ``total_return`` and ``sharpe``: the mean difference and in how many
+        seeds MAML was ahead. With few seeds and one test year this is
+        descriptive, not a significance test.
+        """
+        out: dict[str, dict[str, Any]] = {}
+        maml = self.runs.get("maml", [])
+        for other in ("static", "naive_finetune", "buy_and_hold"):
+            rows = self.runs.get(other, [])
+            if not maml or len(rows) != len(maml):
+                continue
+            cmp: dict[str, Any] = {}
+            for key in ("total_return", "sharpe", "max_drawdown"):
+                diffs = [a.metrics[key] - b.metrics[key] for a, b in zip(maml, rows)
+                         if a.metrics.get(key) is not None and b.metrics.get(key) is not None]
+                better = [d < 0 if key == "max_drawdown" else d > 0 for d in diffs]
+                cmp[key] = {"mean_diff": float(np.mean(diffs)) if diffs else None,
+                            "maml_better_seeds": int(sum(better)), "seeds": len(diffs)}
+            out[f"maml_vs_{other}"] = cmp
         return out
 
 
@@ -109,6 +133,22 @@ _COLUMNS = [
     ("adaptations", "Adapts", False), ("post_transition_return", "Ret20|trans", True),
     ("post_transition_worst_drawdown", "WorstDD20|trans", True),
 ]
+
+
+def format_comparisons(summary: dict[str, Any]) -> str:
+    """One line per baseline: paired MAML-minus-baseline differences across seeds."""
+    lines = []
+    for name, cmp in summary.get("comparisons", {}).items():
+        r, sh, dd = cmp["total_return"], cmp["sharpe"], cmp["max_drawdown"]
+        if r["mean_diff"] is None:
+            continue
+        sharpe = "n/a" if sh["mean_diff"] is None else f"{sh['mean_diff']:+.2f}"
+        lines.append(
+            f"{name}: return {r['mean_diff'] * 100:+.1f} pp (MAML ahead in {r['maml_better_seeds']}/{r['seeds']} seeds), "
+            f"Sharpe {sharpe} ({sh['maml_better_seeds']}/{sh['seeds']}), "
+            f"max drawdown {dd['mean_diff'] * 100:+.1f} pp (lower in {dd['maml_better_seeds']}/{dd['seeds']})"
+        )
+    return "\n".join(lines)
 
 
 def format_table(summary: dict[str, Any]) -> str:
