@@ -285,3 +285,17 @@ def test_walk_forward_cli_one_year(spy_csv, tmp_path) -> None:
     summary = json.loads((tmp_path / "wf" / "summary.json").read_text())
     assert [r["year"] for r in summary["years"]] == [2007]
     assert set(summary["maml_wins"]) == {"maml_vs_static", "maml_vs_naive_finetune", "maml_vs_buy_and_hold"}
+
+
+def test_orders_fill_at_next_open_with_costs(df, cfg, models) -> None:
+    """An order decided at bar t's close fills at bar t+1's open and pays commission_bps."""
+    res = run_backtest(df, "maml", cfg, PERIOD.test_start, PERIOD.test_end, model=models.maml)
+    assert len(res.fills) >= 2
+    targets = res.decisions["target"]
+    changed = targets.ne(targets.shift(1, fill_value=0.0))  # sign mode: targets are 0 or max_exposure
+    decided = list(targets.index[changed])
+    for fill in res.fills.itertuples():
+        assert fill.price == pytest.approx(df.loc[fill.date, "open"])
+        decision_bar = targets.index[targets.index.get_loc(fill.date) - 1]
+        assert decision_bar in decided
+        assert fill.commission == pytest.approx(abs(fill.size) * fill.price * cfg.trading.commission_bps / 1e4)
