@@ -60,7 +60,7 @@ class TrainedModels:
 def _code_hash() -> str:
     h = hashlib.sha256()
     for p in sorted(_PKG_DIR.rglob("*.py")):
-        if "live" in p.parts or "backtest" in p.parts:
+        if "live" in p.relative_to(_PKG_DIR).parts:
             continue
         h.update(p.read_bytes())
     return h.hexdigest()[:16]
