@@ -7,7 +7,7 @@ Loads data up to the period's training end, trains each candidate (one change
 from the defaults at a time), and scores the MAML initialisation after
 adaptation on every validation-year task (query MSE, directional accuracy),
 next to the static model fine-tuned with the same steps and learning rate.
-Writes backtests/results/select_<period>.json and prints a table.
+Writes backtests/results/select_<period>_s<seeds>_stride<stride>.json and prints a table.
 """
 
 from __future__ import annotations
@@ -23,16 +23,19 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 
+# One change at a time from strategies/maml_regime.yaml + the library defaults.
 CANDIDATES: dict[str, dict[str, dict[str, object]]] = {
     "default": {},
+    "support_from_previous_regime": {"tasks": {"support_from_previous_regime": True}},
     "first_order": {"maml": {"first_order": True}},
-    "hidden_32": {"model": {"hidden_dim": 32}},
     "meta_sgd": {"maml": {"learn_inner_lr": True}},
-    "support_inside_segment": {"tasks": {"support_from_previous_regime": False}},
+    "hidden_32": {"model": {"hidden_dim": 32}},
     "inner_lr_0.03": {"maml": {"inner_lr": 0.03}},
     "inner_steps_10": {"maml": {"inner_steps": 10}},
-    "inside_first_order": {"tasks": {"support_from_previous_regime": False}, "maml": {"first_order": True}},
-    "inside_hidden_32": {"tasks": {"support_from_previous_regime": False}, "model": {"hidden_dim": 32}},
+    "outer_lr_3e-4": {"maml": {"outer_lr": 3e-4}},
+    "weight_decay_1e-3": {"maml": {"weight_decay": 1e-3}},
+    "huber_loss": {"maml": {"loss": "huber"}, "static": {"loss": "huber"}},
+    "support_16": {"maml": {"support_size": 16, "query_size": 8}},
 }
 
 
@@ -48,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--symbol", default="SPY")
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--only", nargs="*", help="candidate names to run")
+    ap.add_argument("--stride", type=int, default=4,
+                    help="bars between consecutive validation support blocks (smaller = more, overlapping tasks)")
     ap.add_argument("--config", default=str(HERE.parent / "strategies" / "maml_regime.yaml"))
     args = ap.parse_args(argv)
 
@@ -71,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             models = train_models(df, cfg, period, seed=seed, cache_dir=HERE / "cache")
             # every candidate is scored on the same validation tasks: those of the base config
             if seed not in eval_batches:
-                eval_batches[seed] = prepare_training(df, base, period, seed=seed).val_sampler.enumerate_tasks()
+                eval_batches[seed] = prepare_training(df, base, period, seed=seed).val_sampler.enumerate_tasks(
+                    stride=args.stride)
             batch = eval_batches[seed]
             steps, lr = models.maml.config.inner_steps, models.maml.config.inner_lr
             m = score_on_tasks(models.maml, batch)
@@ -84,10 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:24s} maml mse {agg['maml']['mse']:.4f} acc {agg['maml']['dir_acc']:.3f} | "
               f"static+ft mse {agg['static_finetune']['mse']:.4f} acc {agg['static_finetune']['dir_acc']:.3f} | "
               f"static mse {agg['static']['mse']:.4f} ({scores[0]['seconds']:.0f}s/seed)", flush=True)
-    out = HERE / "results" / f"select_{args.period}.json"
+    out = HERE / "results" / f"select_{args.period}_s{args.seeds}_stride{args.stride}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    if args.only and out.is_file():  # keep earlier candidates' scores
-        rows = {**json.loads(out.read_text()), **rows}
     out.write_text(json.dumps(rows, indent=1))
     best = min(rows, key=lambda k: rows[k]["mean"]["maml"]["mse"])
     print(f"best by validation MAML query MSE: {best}; wrote {out}")
