@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--inner-steps", type=int, default=5)
     ap.add_argument("--lr", type=float, default=0.01, help="inner / fine-tuning SGD step (same for all methods)")
     ap.add_argument("--outer-lr", type=float, default=0.001)
-    ap.add_argument("--hidden-dim", type=int, default=128)
+    ap.add_argument("--hidden-dim", type=int, default=32, help="the product default (config.ModelConfig)")
     ap.add_argument("--min-segment", type=int, default=20)
     ap.add_argument("--first-order", action="store_true")
     ap.add_argument("--steps", type=int, nargs="+", default=[0, 1, 5, 10])

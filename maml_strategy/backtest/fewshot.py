@@ -84,7 +84,7 @@ class FewShotConfig:
     horizon: int = 5  # label horizon in bars; gap between support and query
     min_segment: int = 20  # drop regime segments shorter than this many bars
     val_fraction: float = 0.2  # last fraction of the training segments (by time) used as MAML validation tasks
-    hidden_dim: int = 128  # HierarchicalTimeframeNet hidden width
+    hidden_dim: int = 32  # HierarchicalTimeframeNet hidden width (the product default, see config.ModelConfig)
     meta_epochs: int = 12  # MAML meta-epochs (upper bound; early stopping)
     steps_per_epoch: int = 15  # MAML meta-batches per epoch
     inner_steps: int = 5  # MAML inner SGD steps during meta-training
