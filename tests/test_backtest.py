@@ -14,7 +14,7 @@ import torch
 from maml_strategy.backtest import custom_period, run_backtest, run_experiment, train_models, write_outputs
 from maml_strategy.data import synthetic_ohlcv
 from maml_strategy.strategy import BuyAndHoldStrategy, MAMLRegimeStrategy, StaticModelStrategy
-from tests.helpers import tiny_config
+from tests.helpers import run_script, tiny_config, tiny_config_file
 
 PERIOD = custom_period("2002-01-01", "2007-12-31", "2008-01-01", "2008-12-31", name="synthetic")
 
@@ -190,26 +190,12 @@ def test_cache_reuses_models(df, cfg, tmp_path) -> None:
 
 def test_real_spy_end_to_end_cli(spy_csv, tmp_path) -> None:
     """The real CLI on real SPY bars (short windows, tiny net): table printed, four files written."""
-    import subprocess
-    import sys
-
-    import yaml
-
-    cfg_path = tmp_path / "tiny.yaml"
-    cfg_path.write_text(yaml.safe_dump({
-        "model": {"hidden_dim": 16},
-        "maml": {"meta_epochs": 2, "steps_per_epoch": 3, "num_tasks_per_batch": 4, "val_tasks": 8,
-                 "support_size": 16, "query_size": 8},
-        "static": {"epochs": 3},
-    }))
-    repo = Path(__file__).resolve().parents[1]
     out = tmp_path / "out"
-    proc = subprocess.run(
-        [sys.executable, str(repo / "backtests" / "run.py"), "--symbol", "SPY", "--data", str(spy_csv),
-         "--train-start", "2001-01-01", "--train-end", "2006-12-31", "--test-start", "2007-01-01",
-         "--test-end", "2007-06-30", "--config", str(cfg_path), "--out", str(out),
-         "--cache-dir", str(tmp_path / "cache"), "--quiet"],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    proc = run_script(
+        "run.py", "--symbol", "SPY", "--data", str(spy_csv),
+        "--train-start", "2001-01-01", "--train-end", "2006-12-31", "--test-start", "2007-01-01",
+        "--test-end", "2007-06-30", "--config", str(tiny_config_file(tmp_path)), "--out", str(out),
+        "--cache-dir", str(tmp_path / "cache"), "--quiet", cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "| maml |" in proc.stdout and "| buy_and_hold |" in proc.stdout
@@ -223,17 +209,12 @@ def test_real_spy_end_to_end_cli(spy_csv, tmp_path) -> None:
 
 
 def test_cli_bad_input_is_a_clear_error(tmp_path) -> None:
-    import subprocess
-    import sys
-
-    repo = Path(__file__).resolve().parents[1]
     bad = tmp_path / "bad.csv"
     bad.write_text("Date,Open,High,Low,Close,Volume\n2020-01-02,1,2,0.5,1,10\n2020-01-03,0,0,0,0,10\n")
-    proc = subprocess.run(
-        [sys.executable, str(repo / "backtests" / "run.py"), "--data", str(bad), "--symbol", "BAD",
-         "--train-start", "2019-01-01", "--train-end", "2019-12-31", "--test-start", "2020-01-01",
-         "--test-end", "2020-12-31", "--quiet"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    proc = run_script(
+        "run.py", "--data", str(bad), "--symbol", "BAD", "--train-start", "2019-01-01",
+        "--train-end", "2019-12-31", "--test-start", "2020-01-01", "--test-end", "2020-12-31", "--quiet",
+        cwd=tmp_path,
     )
     assert proc.returncode == 2
     assert "error:" in proc.stderr and "zero or negative prices" in proc.stderr
@@ -262,24 +243,10 @@ def test_full_period_default_config(spy_csv, tmp_path, name, bh_return) -> None:
 
 
 def test_walk_forward_cli_one_year(spy_csv, tmp_path) -> None:
-    import subprocess
-    import sys
-
-    import yaml
-
-    cfg_path = tmp_path / "tiny.yaml"
-    cfg_path.write_text(yaml.safe_dump({
-        "model": {"hidden_dim": 16},
-        "maml": {"meta_epochs": 1, "steps_per_epoch": 2, "num_tasks_per_batch": 4, "val_tasks": 8,
-                 "support_size": 16, "query_size": 8},
-        "static": {"epochs": 2},
-    }))
-    repo = Path(__file__).resolve().parents[1]
-    proc = subprocess.run(
-        [sys.executable, str(repo / "backtests" / "walk_forward.py"), "--first", "2007", "--last", "2007",
-         "--train-years", "5", "--data", str(spy_csv), "--config", str(cfg_path),
-         "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "wf")],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    proc = run_script(
+        "walk_forward.py", "--first", "2007", "--last", "2007", "--train-years", "5", "--data", str(spy_csv),
+        "--config", str(tiny_config_file(tmp_path)), "--cache-dir", str(tmp_path / "cache"),
+        "--out", str(tmp_path / "wf"), cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads((tmp_path / "wf" / "summary.json").read_text())
