@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     cached = all(t["cached"] for t in res.training)
     print(f"\nmodels: {'cache' if cached else 'trained'} ({', '.join(t['cache_key'] for t in res.training)}); "
           f"total {time.perf_counter() - t0:.1f}s")
-    for name, path in paths.items():
+    for path in paths.values():
         print(f"wrote {path}")
     return 0
 

@@ -57,7 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from maml_strategy.backtest.periods import load_periods
-    from maml_strategy.backtest.train import prepare_training, score_on_tasks, train_models
+    from maml_strategy.backtest.fewshot import evaluate_learner
+    from maml_strategy.backtest.train import prepare_training, train_models
+
+    def score(learner, batch, steps=None, lr=None) -> dict[str, float]:
+        mse, acc = evaluate_learner(learner, batch, steps, lr)
+        return {"mse": mse, "dir_acc": acc, "tasks": len(batch)}
     from maml_strategy.config import load_config
     from maml_strategy.data import load_ohlcv
 
@@ -80,9 +85,9 @@ def main(argv: list[str] | None = None) -> int:
                     stride=args.stride)
             batch = eval_batches[seed]
             steps, lr = models.maml.config.inner_steps, models.maml.config.inner_lr
-            m = score_on_tasks(models.maml, batch)
-            s = score_on_tasks(models.static, batch, steps=steps, lr=lr)
-            s0 = score_on_tasks(models.static, batch, steps=0)
+            m = score(models.maml, batch)
+            s = score(models.static, batch, steps=steps, lr=lr)
+            s0 = score(models.static, batch, steps=0)
             scores.append({"maml": m, "static_finetune": s, "static": s0, "seconds": time.perf_counter() - t0})
         agg = {k: {m: float(np.mean([sc[k][m] for sc in scores])) for m in ("mse", "dir_acc")}
                for k in ("maml", "static_finetune", "static")}

@@ -13,7 +13,7 @@ import torch
 
 from maml_strategy.backtest import custom_period, run_backtest, run_experiment, train_models, write_outputs
 from maml_strategy.data import synthetic_ohlcv
-from maml_strategy.strategy import BuyAndHoldStrategy, MAMLRegimeStrategy, StaticModelStrategy
+from maml_strategy.strategy import MAMLRegimeStrategy, StaticModelStrategy
 from tests.helpers import run_script, tiny_config, tiny_config_file
 
 PERIOD = custom_period("2002-01-01", "2007-12-31", "2008-01-01", "2008-12-31", name="synthetic")

@@ -425,15 +425,20 @@ def _task_metrics(pred: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     return float(torch.mean((pred - y) ** 2)), float((torch.sign(pred[nz]) == torch.sign(y[nz])).float().mean())
 
 
-def evaluate_learner(learner: Learner, tasks: TaskBatch, steps: int, lr: float) -> tuple[float, float]:
+def evaluate_learner(
+    learner: Learner, tasks: TaskBatch, steps: int | None, lr: float | None
+) -> tuple[float, float]:
     """Mean query MSE and directional accuracy over ``tasks`` after ``steps`` SGD steps of ``lr``.
+
+    ``steps=None`` / ``lr=None`` use the learner's own adaptation defaults (for a
+    Meta-SGD model, its learned per-step rates); ``steps=0`` scores it unadapted.
 
     Example:
         >>> loss, acc = evaluate_learner(trained.maml, tasks, steps=5, lr=0.01)  # doctest: +SKIP
     """
     losses, accs = [], []
     for i in range(len(tasks)):
-        params = learner.adapt(tasks.support_x[i], tasks.support_y[i], steps=steps, lr=lr) if steps > 0 else None
+        params = learner.adapt(tasks.support_x[i], tasks.support_y[i], steps=steps, lr=lr) if steps != 0 else None
         loss, acc = _task_metrics(learner.predict(tasks.query_x[i], params), tasks.query_y[i].to(learner.device))
         losses.append(loss)
         accs.append(acc)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 import backtrader as bt
-import numpy as np
 import pandas as pd
 
 from maml_strategy.backtest.metrics import performance, post_transition_stats

@@ -25,8 +25,7 @@ from maml_strategy.features import FeatureScaler, MultiTimeframeExtractor, forwa
 from maml_strategy.regime import RegimeDetector, RegimeSegment
 
 __all__ = [
-    "Dataset", "Prepared", "TrainedModels", "build_dataset", "cache_key", "prepare_training", "score_on_tasks",
-    "train_models",
+    "Dataset", "Prepared", "TrainedModels", "build_dataset", "cache_key", "prepare_training", "train_models",
 ]
 
 log = logging.getLogger(__name__)
@@ -241,26 +240,3 @@ def train_models(
         (folder / "history.json").write_text(json.dumps(history, default=str, indent=1))
     return TrainedModels(maml, static, key, history, False)
 
-
-def score_on_tasks(learner: Any, batch: Any, *, steps: int | None = None, lr: float | None = None) -> dict[str, float]:
-    """Post-adaptation query MSE and directional accuracy of ``learner`` over every task in ``batch``.
-
-    Each task adapts from the learner's own parameters on its support set
-    (``steps``/``lr`` default to the learner's) and is scored on its query set.
-
-    Example:
-        >>> score_on_tasks(models.maml, prep.val_sampler.enumerate_tasks())  # doctest: +SKIP
-        {'mse': 0.71, 'dir_acc': 0.55, 'tasks': 40}
-    """
-    import torch
-
-    losses, hits, n = [], 0, 0
-    for i in range(batch.support_x.shape[0]):
-        params = learner.adapt(batch.support_x[i], batch.support_y[i], steps=steps, lr=lr) if steps != 0 else None
-        with torch.no_grad():
-            pred = learner.predict(batch.query_x[i], params)
-        qy = batch.query_y[i]
-        losses.append(float(((pred - qy) ** 2).mean()))
-        hits += int(((pred > 0) == (qy > 0)).sum())
-        n += int(qy.numel())
-    return {"mse": float(np.mean(losses)), "dir_acc": hits / max(n, 1), "tasks": len(losses)}
