@@ -22,7 +22,7 @@ import pandas as pd
 
 from maml_strategy.errors import DataError
 
-__all__ = ["DataWarning", "validate_ohlcv", "normalise_columns", "PRICE_COLUMNS", "OHLCV_COLUMNS"]
+__all__ = ["DataWarning", "validate_ohlcv", "normalise_columns", "require_frame", "PRICE_COLUMNS", "OHLCV_COLUMNS"]
 
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
 OHLCV_COLUMNS: tuple[str, ...] = (*PRICE_COLUMNS, "volume")
@@ -57,6 +57,26 @@ def normalise_columns(df: pd.DataFrame) -> pd.DataFrame:
                "high_price": "high", "low_price": "low"}
     out = out.rename(columns={k: v for k, v in aliases.items() if k in out.columns and v not in out.columns})
     return out
+
+
+def require_frame(df: object, columns: tuple[str, ...], who: str) -> None:
+    """Raise ``DataError`` unless ``df`` is a non-empty DataFrame with the lowercase ``columns``.
+
+    The boundary check shared by the feature extractor and the regime detector.
+
+    Example:
+        >>> require_frame(pd.DataFrame({"close": [1.0]}), ("close",), "features")
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"expected a pandas DataFrame of OHLCV bars, got {type(df).__name__}")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DataError(
+            f"frame lacks column(s) {missing}; {who} needs lowercase {list(columns)} "
+            "(load data with maml_strategy.data.load_ohlcv or rename the columns)"
+        )
+    if len(df) == 0:
+        raise DataError("frame has no rows; pass a non-empty date range")
 
 
 def _to_datetime_index(df: pd.DataFrame, source: str) -> pd.DataFrame:

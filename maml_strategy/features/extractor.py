@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from maml_strategy.data.validate import require_frame
 from maml_strategy.errors import ConfigError, DataError
 
 __all__ = [
@@ -451,16 +452,7 @@ class MultiTimeframeExtractor:
     @staticmethod
     def _arrays(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Validated ``[n, 5]`` float64 OHLCV array, int64 day and month numbers."""
-        if not isinstance(df, pd.DataFrame):
-            raise DataError(f"expected a pandas DataFrame of daily OHLCV bars, got {type(df).__name__}")
-        missing = [c for c in _COLUMNS if c not in df.columns]
-        if missing:
-            raise DataError(
-                f"frame lacks column(s) {missing}; features need lowercase {list(_COLUMNS)} "
-                "(load data with maml_strategy.data.load_ohlcv or rename the columns)"
-            )
-        if len(df) == 0:
-            raise DataError("frame has no rows; pass a non-empty date range")
+        require_frame(df, tuple(_COLUMNS), "feature extraction")
         idx = df.index
         if not isinstance(idx, pd.DatetimeIndex):
             raise DataError(

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from maml_strategy.data.validate import require_frame
 from maml_strategy.errors import ConfigError, DataError
 from maml_strategy.regime.config import RegimeConfig
 from maml_strategy.regime.types import Regime, RegimeSegment
@@ -201,16 +202,7 @@ class RegimeDetector:
 
     # ------------------------------------------------------------------ batch
     def _validate(self, df: Any, *, need_label: bool) -> None:
-        if not isinstance(df, pd.DataFrame):
-            raise DataError(f"expected a pandas DataFrame of OHLCV bars, got {type(df).__name__}")
-        missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
-        if missing:
-            raise DataError(
-                f"frame lacks column(s) {missing}; regime detection needs lowercase "
-                f"{list(REQUIRED_COLUMNS)} (use maml_strategy.data.load_ohlcv or rename the columns)"
-            )
-        if len(df) == 0:
-            raise DataError("frame has no rows; pass a non-empty date range")
+        require_frame(df, REQUIRED_COLUMNS, "regime detection")
         if need_label and len(df) <= self.warmup:
             raise DataError(
                 f"{len(df)} bars is too little history: the detector labels a bar only after "
