@@ -180,7 +180,6 @@ class SignalEngine:
         self.adaptations: list[AdaptationRecord] = []
         self._bars_since_adapt = 0
         self._prev_regime: Regime | None = None
-        self.compute_features = learner is not None
 
     # ------------------------------------------------------------------ helpers
     def _feature_row(self) -> np.ndarray | None:
@@ -273,7 +272,7 @@ class SignalEngine:
         regime = self.detector.update({"high": high, "low": low, "close": close})
         transition = bool(self.detector.transition)
 
-        row = self._feature_row() if self.compute_features else None
+        row = self._feature_row() if self.learner is not None else None
         scaled = None if row is None else self._scaled(row)
         self._rows.append(scaled)
 
