@@ -133,6 +133,10 @@ class TaskSampler:
         replace: False: contiguous blocks, no sample reused within a task.
             True: support/query drawn with replacement (short segments usable).
         seed: seed of the sampler's random generator.
+        groups: optional group (symbol) of each segment. Sampling is then balanced
+            over regimes first and, within a regime, over groups (each group that
+            has the regime is equally likely), so one long-history symbol cannot
+            dominate a universe.
 
     Raises:
         ConfigError: non-positive sizes or negative horizon.
@@ -150,6 +154,7 @@ class TaskSampler:
         horizon: int = 5,
         replace: bool = False,
         seed: int = 0,
+        groups: Sequence[str] | None = None,
     ) -> None:
         for name, value, low in (("support_size", support_size, 1), ("query_size", query_size, 1), ("horizon", horizon, 0)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
@@ -170,11 +175,15 @@ class TaskSampler:
         self._y = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))
         row_ok = np.isfinite(X).all(axis=1) & np.isfinite(y)
         self.segments = list(segments)
+        if groups is not None and len(groups) != len(self.segments):
+            raise DataError(f"TaskSampler: {len(groups)} groups for {len(self.segments)} segments; give one per segment")
+        self.groups = None if groups is None else [str(g) for g in groups]
 
         n = len(X)
         self._by_regime: dict[str, list[_Segment]] = {}
         self._regime_obj: dict[str, Any] = {}
         self._counts: dict[str, dict[str, int]] = {}
+        self._by_group: dict[str, dict[str, list[_Segment]]] = {}
         need = self._min_span()
         for idx, seg in enumerate(self.segments):
             start, end = int(seg.start_pos), int(seg.end_pos)
@@ -196,6 +205,8 @@ class TaskSampler:
             c["valid_samples"] += len(valid)
             c["placements"] += len(starts)
             self._by_regime.setdefault(key, []).append(_Segment(idx, seg.regime, valid, starts))
+            if self.groups is not None:
+                self._by_group.setdefault(key, {}).setdefault(self.groups[idx], []).append(self._by_regime[key][-1])
 
         self.regime_order: list[str] = sorted(self._by_regime)
         self.dropped_segments = sum(c["dropped"] for c in self._counts.values())
@@ -286,6 +297,10 @@ class TaskSampler:
             key = self.regime_order[self._cursor % len(self.regime_order)]
             self._cursor += 1
             segs = self._by_regime[key]
+            if self._by_group:
+                by_group = self._by_group[key]
+                names = sorted(by_group)
+                segs = by_group[names[int(self._rng.integers(len(names)))]]
             seg = segs[int(self._rng.integers(len(segs)))]
             sup, qry = self._draw(seg)
             sup_pos.append(sup)

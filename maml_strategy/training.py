@@ -197,6 +197,7 @@ def train_static(
     feature_names: Sequence[str] | None = None,
     model_kwargs: dict[str, Any] | None = None,
     progress: bool = False,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> StaticModel:
     """Train the network conventionally on all samples (Phase-1 baseline).
 
@@ -210,6 +211,9 @@ def train_static(
             the defaults, which need ``D = 3*45 + 8``). The network is
             initialised after ``torch.manual_seed(config.seed)``.
         progress: show a tqdm bar.
+        validation: explicit ``(features, labels)`` for early stopping (e.g. the
+            validation years of a pooled universe); then every finite row of
+            ``features`` trains and ``config.val_fraction`` is not used.
 
     Returns:
         A :class:`StaticModel` (``history`` holds per-epoch train/val loss).
@@ -239,7 +243,18 @@ def train_static(
             f"extractor (num_timeframes, features_per_tf, cross_tf_features)"
         )
     positions = np.flatnonzero(np.isfinite(X).all(axis=1) & np.isfinite(y))
-    train_pos, val_pos = time_split(len(X), positions, config.val_fraction, config.horizon)
+    if validation is not None:
+        vx, vy = (np.asarray(a, dtype=np.float64) for a in validation)
+        vy = vy.reshape(-1)
+        if vx.ndim != 2 or vx.shape[1] != X.shape[1] or len(vx) != len(vy):
+            raise DataError(f"validation must be ([m, {X.shape[1]}], [m]); got {vx.shape} and {vy.shape}")
+        keep = np.isfinite(vx).all(axis=1) & np.isfinite(vy)
+        train_pos = positions
+        val_pos = np.arange(len(X), len(X) + int(keep.sum()))
+        X = np.concatenate([X, vx[keep]])
+        y = np.concatenate([y, vy[keep]])
+    else:
+        train_pos, val_pos = time_split(len(X), positions, config.val_fraction, config.horizon)
     if len(train_pos) < 2 or len(val_pos) < 1:
         raise DataError(
             f"train_static: {len(positions)} usable samples (of {len(X)} rows) give {len(train_pos)} training and "

@@ -10,14 +10,13 @@ from maml_strategy.backtest.experiment import (
 from maml_strategy.backtest.metrics import max_drawdown, performance, post_transition_stats
 from maml_strategy.backtest.periods import Period, custom_period, load_periods
 from maml_strategy.backtest.runner import BacktestResult, run_backtest, warmup_bars
-from maml_strategy.backtest.train import TrainedModels, build_dataset, train_models
+from maml_strategy.backtest.train import TrainedModels, train_models
 
 __all__ = [
     "BacktestResult",
     "ExperimentResult",
     "Period",
     "TrainedModels",
-    "build_dataset",
     "custom_period",
     "format_comparisons",
     "format_table",

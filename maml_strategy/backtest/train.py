@@ -1,8 +1,12 @@
-"""Fit scaler, static model and MAML on the training window only, with an on-disk cache.
+"""Fit the scaler, the static model and MAML on one training window of a universe, with an on-disk cache.
 
-Nothing after ``period.train_end`` is passed to any function here: features,
-regime labels and forward-return labels are computed on ``df.loc[:train_end]``,
-so labels whose horizon would cross ``train_end`` are NaN and unused.
+Nothing after ``period.train_end`` reaches a model: features and regimes are
+causal, labels are masked so that no label's horizon crosses the window's end,
+and the cache key hashes each symbol's bars up to ``train_end`` only.
+
+A universe is a ``{symbol: frame}`` mapping (one frame = a one-symbol universe).
+A task is one (symbol, regime segment); the task sampler balances regimes and,
+within a regime, symbols. There is one scaler and one model per training window.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,29 +25,24 @@ import pandas as pd
 
 import maml_strategy
 from maml_strategy.config import StrategyConfig, config_to_dict
-from maml_strategy.errors import DataError
-from maml_strategy.features import FeatureScaler, MultiTimeframeExtractor, forward_returns
-from maml_strategy.regime import RegimeDetector, RegimeSegment
+from maml_strategy.dataset import PooledWindows, SymbolFeatures, pool_windows, symbol_features
 
-__all__ = [
-    "Dataset", "Prepared", "TrainedModels", "build_dataset", "cache_key", "prepare_training", "train_models",
-]
+__all__ = ["Prepared", "TrainedModels", "as_universe", "cache_key", "prepare_training", "train_models",
+           "universe_features"]
 
 log = logging.getLogger(__name__)
 _PKG_DIR = Path(maml_strategy.__file__).resolve().parent
+Universe = Mapping[str, pd.DataFrame]
 
 
-@dataclass
-class Dataset:
-    """Training-window arrays, aligned row by row with ``index``."""
+def as_universe(data: pd.DataFrame | Universe, symbol: str = "SYMBOL") -> dict[str, pd.DataFrame]:
+    """A frame or a ``{symbol: frame}`` mapping as a dict."""
+    return {symbol: data} if isinstance(data, pd.DataFrame) else dict(data)
 
-    index: pd.DatetimeIndex
-    x: np.ndarray  # [n, D] raw (unscaled) flat features, NaN where invalid
-    y: np.ndarray  # [n] labels, NaN where unknown inside the training window
-    valid: np.ndarray  # [n] bool: finite features and label, inside [train_start, train_end]
-    segments: list[RegimeSegment]  # causal regime segments over the whole frame
-    feature_names: list[str]
-    n_cross: int  # cross-timeframe features at the end of each row
+
+def universe_features(frames: Universe, cfg: StrategyConfig, end: Any = None) -> dict[str, SymbolFeatures]:
+    """:func:`~maml_strategy.dataset.symbol_features` of every symbol, on bars up to ``end``."""
+    return {s: symbol_features(f if end is None else f.loc[:end], cfg, s) for s, f in frames.items()}
 
 
 @dataclass
@@ -59,18 +59,20 @@ class TrainedModels:
 def _code_hash() -> str:
     h = hashlib.sha256()
     for p in sorted(_PKG_DIR.rglob("*.py")):
-        if "live" in p.relative_to(_PKG_DIR).parts:
+        if {"live", "backtest"} & set(p.relative_to(_PKG_DIR).parts) and p.name != "train.py":
             continue
         h.update(p.read_bytes())
     return h.hexdigest()[:16]
 
 
-def cache_key(df: pd.DataFrame, cfg: StrategyConfig, period: Any, seed: int) -> str:
-    """Hash of config + training data + code version + seed: a changed input never reuses a model."""
+def cache_key(data: pd.DataFrame | Universe, cfg: StrategyConfig, period: Any, seed: int) -> str:
+    """Hash of config + every symbol's training bars + code version + seed: a changed input never reuses a model."""
     h = hashlib.sha256()
-    train = df.loc[: period.train_end, ["open", "high", "low", "close", "volume"]]
-    h.update(np.ascontiguousarray(train.to_numpy()).tobytes())
-    h.update(np.asarray(train.index.asi8).tobytes())
+    for sym, df in sorted(as_universe(data).items()):
+        train = df.loc[: period.train_end, ["open", "high", "low", "close", "volume"]]
+        h.update(sym.encode())
+        h.update(np.ascontiguousarray(train.to_numpy()).tobytes())
+        h.update(np.asarray(train.index.asi8).tobytes())
     meta = {
         "regime": config_to_dict(cfg.regime), "features": config_to_dict(cfg.features),
         "maml": config_to_dict(cfg.maml), "static": config_to_dict(cfg.static), "model": config_to_dict(cfg.model),
@@ -82,115 +84,87 @@ def cache_key(df: pd.DataFrame, cfg: StrategyConfig, period: Any, seed: int) -> 
     return h.hexdigest()[:20]
 
 
-def build_dataset(df: pd.DataFrame, cfg: StrategyConfig, train_start: pd.Timestamp, train_end: pd.Timestamp) -> Dataset:
-    """Features, labels and regime segments from ``df.loc[:train_end]`` only.
-
-    Rows before ``train_start`` serve as indicator warm-up and are never training samples.
-    """
-    hist = df.loc[:train_end, ["open", "high", "low", "close", "volume"]]
-    extractor = MultiTimeframeExtractor(timeframes=tuple(cfg.features.timeframes))
-    detector = RegimeDetector(cfg.regime)
-    need = max(extractor.min_history, detector.warmup)
-    if len(hist.loc[:train_start]) < need // 2:
-        log.warning("only %d bars of history before %s; the first training rows are warm-up",
-                    len(hist.loc[:train_start]), train_start.date())
-    feats = extractor.transform(hist)
-    x = feats.flat()
-    y = forward_returns(hist, cfg.features.horizon, cfg.features.vol_window).to_numpy()
-    inside = np.asarray(hist.index >= train_start)
-    valid = feats.valid & np.isfinite(y) & inside
-    if valid.sum() < 200:
-        raise DataError(
-            f"only {int(valid.sum())} usable training rows between {train_start.date()} and {train_end.date()}; "
-            f"the model needs >= 200: use a longer training window (and >= {need} bars of warm-up before it)"
-        )
-    segments = detector.segment_by_regime(hist, min_length=1)
-    names = [f"{tf}_{n}" for tf in cfg.features.timeframes for n in extractor.feature_names]
-    names += list(extractor.cross_feature_names)
-    return Dataset(hist.index, x, y, valid, segments, names, len(extractor.cross_feature_names))
-
-
-def _clip_segments(
-    segments: list[RegimeSegment], index: pd.DatetimeIndex, lo: int, hi: int, extend_back: int = 0
-) -> list[RegimeSegment]:
-    """Segments restricted to row positions ``[lo, hi]``, optionally started ``extend_back`` rows earlier."""
-    out = []
-    for s in segments:
-        a, b = max(s.start_pos - extend_back, lo), min(s.end_pos, hi)
-        if b >= a:
-            out.append(dataclasses.replace(s, start_pos=a, end_pos=b, n_bars=b - a + 1,
-                                           start=index[a], end=index[b]))
-    return out
-
-
 @dataclass
 class Prepared:
-    """Scaled training arrays and task samplers for one period (all from the training window)."""
+    """Scaled pooled arrays and task samplers for one training window."""
 
-    dataset: Dataset
-    scaler: FeatureScaler
-    x: np.ndarray  # [n, D] scaled features (NaN rows where invalid)
-    y: np.ndarray  # [n] labels (NaN where unknown or outside the training window)
-    val_pos: int  # first row of the validation years
+    pooled: PooledWindows  # windows "fit" (whole training window), "meta" (before validation), "val"
     train_sampler: Any  # TaskSampler over meta-training segments (labels end before validation)
     val_sampler: Any  # TaskSampler over validation-year segments
-    model_kwargs: dict[str, Any]  # HierarchicalTimeframeNet arguments
+
+    @property
+    def scaler(self) -> Any:
+        return self.pooled.scaler
 
 
-def prepare_training(df: pd.DataFrame, cfg: StrategyConfig, period: Any, *, seed: int = 0) -> Prepared:
-    """Features, scaler, labels and task samplers for ``period`` (nothing after ``train_end``).
+def prepare_training(
+    data: pd.DataFrame | Universe,
+    cfg: StrategyConfig,
+    period: Any,
+    *,
+    seed: int = 0,
+    feats: Mapping[str, SymbolFeatures] | None = None,
+) -> Prepared:
+    """Pooled features, scaler, labels and task samplers for ``period`` (nothing after ``train_end``).
 
     Meta-training tasks come from segments before the validation years, with every
-    label ending ``horizon`` bars before validation starts; validation tasks come from
-    the validation years. The scaler is fitted on the training window's valid rows.
+    label ending before validation starts; validation tasks come from the validation
+    years. The scaler is fitted on the whole training window's usable rows.
+
+    Args:
+        data: one frame or ``{symbol: frame}``.
+        cfg: strategy configuration.
+        period: a :class:`~maml_strategy.backtest.periods.Period`.
+        seed: sampler seed.
+        feats: precomputed :func:`universe_features` (must come from the same frames).
     """
     from maml_strategy.tasks import TaskSampler
 
-    ds = build_dataset(df, cfg, period.train_start, period.train_end)
-    scaler = FeatureScaler().fit(ds.x[ds.valid])
-    xs = scaler.transform(np.nan_to_num(ds.x, nan=0.0))
-    y = np.where(ds.valid, ds.y, np.nan).astype(np.float32)
-    xs[~ds.valid] = np.nan
-
-    h = cfg.features.horizon
-    pos = np.arange(len(ds.index))
-    val_pos = int(np.searchsorted(ds.index, period.val_start))
-    train_lo = int(np.searchsorted(ds.index, period.train_start))
-    y_meta = y.copy()
-    y_meta[pos >= val_pos - h] = np.nan
-    y_val = y.copy()
-    y_val[pos < val_pos] = np.nan
-    K, Q = cfg.maml.support_size, cfg.maml.query_size
+    frames = as_universe(data)
+    feats = universe_features(frames, cfg, period.train_end) if feats is None else feats
+    end_meta = period.val_start - pd.Timedelta(days=1)
+    K, Q, h = cfg.maml.support_size, cfg.maml.query_size, cfg.features.horizon
     back = K + h if cfg.tasks.support_from_previous_regime else 0
-    train_segs = _clip_segments(ds.segments, ds.index, train_lo, val_pos - h - 1, back)
-    val_segs = _clip_segments(ds.segments, ds.index, val_pos, len(pos) - 1, back)
-    T = len(cfg.features.timeframes)
-    model_kwargs = {"num_timeframes": T, "features_per_tf": (xs.shape[1] - ds.n_cross) // T,
-                    "cross_tf_features": ds.n_cross, "hidden_dim": cfg.model.hidden_dim,
-                    "tf_hidden_dim": cfg.model.tf_hidden_dim}
-    sampler = TaskSampler(train_segs, xs, y_meta, support_size=K, query_size=Q, horizon=h, seed=seed)
-    val_sampler = TaskSampler(val_segs, xs, y_val, support_size=K, query_size=Q, horizon=h, seed=seed + 10_000)
-    return Prepared(ds, scaler, xs, y, val_pos, sampler, val_sampler, model_kwargs)
+    windows = {"fit": (period.train_start, period.train_end), "meta": (period.train_start, end_meta),
+               "val": (period.val_start, period.train_end)}
+    pooled = pool_windows({s: feats[s] for s in frames}, windows, fit_window="fit", cfg=cfg, extend_back=back)
+    # meta-training segments end where meta labels end (horizon before validation)
+    meta_segs, meta_sym = [], []
+    for s, sym in zip(pooled.segments["meta"], pooled.segment_symbol["meta"]):
+        known = np.flatnonzero(np.isfinite(pooled.labels["meta"][s.start_pos : s.end_pos + 1]))
+        if len(known):
+            end = s.start_pos + int(known[-1])
+            meta_segs.append(dataclasses.replace(s, end_pos=end, n_bars=end - s.start_pos + 1))
+            meta_sym.append(sym)
+    sampler = TaskSampler(meta_segs, pooled.x, pooled.labels["meta"], support_size=K, query_size=Q, horizon=h,
+                          seed=seed, groups=meta_sym)
+    val_sampler = TaskSampler(pooled.segments["val"], pooled.x, pooled.labels["val"], support_size=K, query_size=Q,
+                              horizon=h, seed=seed + 10_000, groups=pooled.segment_symbol["val"])
+    return Prepared(pooled, sampler, val_sampler)
 
 
 def train_models(
-    df: pd.DataFrame,
+    data: pd.DataFrame | Universe,
     cfg: StrategyConfig,
     period: Any,
     *,
     seed: int = 0,
     cache_dir: str | Path | None = "backtests/cache",
     progress: bool = False,
+    feats: Mapping[str, SymbolFeatures] | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> TrainedModels:
-    """Train (or load from cache) the MAML and static models for ``period``.
+    """Train (or load from cache) the MAML and static models for ``period`` on a universe.
 
     Args:
-        df: full OHLCV history (anything after ``period.train_end`` is ignored).
+        data: one frame or ``{symbol: frame}`` (anything after ``period.train_end`` is ignored).
         cfg: strategy configuration (feature, regime, maml and static sections are used).
         period: a :class:`~maml_strategy.backtest.periods.Period`.
         seed: seed for both models.
         cache_dir: folder for cached model files (None disables caching).
         progress: show tqdm progress bars.
+        feats: precomputed :func:`universe_features` of ``data``.
+        say: callback for stage lines (e.g. ``print``).
 
     Returns:
         :class:`TrainedModels`.
@@ -204,34 +178,47 @@ def train_models(
     from maml_strategy.model import HierarchicalTimeframeNet
     from maml_strategy.training import StaticModel, train_static
 
-    key = cache_key(df, cfg, period, seed)
+    say = say or (lambda _msg: None)
+    frames = as_universe(data)
+    key = cache_key(frames, cfg, period, seed)
     folder = None if cache_dir is None else Path(cache_dir) / key
     if folder is not None and (folder / "maml.pt").is_file() and (folder / "static.pt").is_file():
         hist = json.loads((folder / "history.json").read_text()) if (folder / "history.json").is_file() else {}
+        say(f"models for seed {seed}: loaded from cache {folder}")
         return TrainedModels(MAML.load(folder / "maml.pt"), StaticModel.load(folder / "static.pt"), key, hist, True)
 
-    prep = prepare_training(df, cfg, period, seed=seed)
-    ds, xs, y = prep.dataset, prep.x, prep.y
+    say(f"features: {len(frames)} symbol(s), training window {period.train_start.date()}..{period.train_end.date()}")
+    prep = prepare_training(frames, cfg, period, seed=seed, feats=feats)
+    pooled = prep.pooled
     mcfg = dataclasses.replace(cfg.maml, seed=seed)
     torch.manual_seed(seed)
-    net = HierarchicalTimeframeNet(**prep.model_kwargs)
-    maml = MAML(net, mcfg, scaler=prep.scaler, feature_names=ds.feature_names)
+    net = HierarchicalTimeframeNet(**pooled.model_kwargs)
+    maml = MAML(net, mcfg, scaler=pooled.scaler, feature_names=pooled.feature_names)
+    n_tasks = sum(prep.train_sampler.tasks_available.values())
+    say(f"meta-training MAML (seed {seed}): {len(prep.train_sampler.segments)} training segments, "
+        f"{n_tasks} task placements, up to {mcfg.meta_epochs} epochs")
     maml_hist = maml.meta_train(prep.train_sampler, mcfg.meta_epochs, val_sampler=prep.val_sampler, progress=progress)
+    say(f"  MAML: {len(maml_hist['epoch'])} epochs, best validation epoch {maml_hist['best_epoch']} "
+        f"(query loss {maml_hist['best_val_loss']:.4f})"
+        + (f"; stopped early: no improvement for {mcfg.patience} epochs" if maml_hist.get("stopped_early") else ""))
 
-    keep = ds.valid
-    pos = np.arange(len(ds.index))
-    # the static model's time-ordered validation split = the same validation years
-    val_frac = float((keep & (pos >= prep.val_pos)).sum()) / float(keep.sum())
-    scfg = dataclasses.replace(cfg.static, seed=seed, horizon=cfg.features.horizon,
-                               val_fraction=min(max(val_frac, 0.05), 0.5))
-    static = train_static(xs[keep], y[keep], scfg, scaler=prep.scaler, feature_names=ds.feature_names,
-                          model_kwargs=prep.model_kwargs)
+    fit_rows, val_rows = pooled.rows("meta"), pooled.rows("val")
+    scfg = dataclasses.replace(cfg.static, seed=seed, horizon=cfg.features.horizon)
+    say(f"training the static model (seed {seed}): {len(fit_rows)} rows, {len(val_rows)} validation rows")
+    static = train_static(pooled.x[fit_rows], pooled.labels["meta"][fit_rows], scfg, scaler=pooled.scaler,
+                          feature_names=pooled.feature_names, model_kwargs=pooled.model_kwargs,
+                          validation=(pooled.x[val_rows], pooled.labels["val"][val_rows]), progress=progress)
+    sh = static.history
+    say(f"  static: {len(sh['epoch'])} epochs, best validation epoch {sh['best_epoch']}"
+        + (f"; stopped early: no improvement for {scfg.patience} epochs" if sh.get("stopped_early") else ""))
     history = {
-        "maml": maml_hist if isinstance(maml_hist, (dict, list)) else str(maml_hist),
-        "static": getattr(static, "history", None),
+        "maml": maml_hist,
+        "static": sh,
+        "symbols": pooled.symbols,
         "train_tasks": prep.train_sampler.summary(),
         "val_tasks": prep.val_sampler.summary(),
-        "n_train_rows": int(keep.sum()),
+        "n_train_rows": int(len(fit_rows)),
+        "n_val_rows": int(len(val_rows)),
     }
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -239,4 +226,3 @@ def train_models(
         static.save(folder / "static.pt")
         (folder / "history.json").write_text(json.dumps(history, default=str, indent=1))
     return TrainedModels(maml, static, key, history, False)
-

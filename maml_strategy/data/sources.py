@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from maml_strategy.data.adjust import PRICE_BASES, apply_price_basis
 from maml_strategy.data.validate import DataWarning, validate_ohlcv
 from maml_strategy.errors import DataError
 
@@ -243,6 +244,7 @@ def load_ohlcv(
     source: str = "auto",
     path: str | os.PathLike | None = None,
     min_rows: int = 1,
+    adjust: str = "none",
 ) -> pd.DataFrame:
     """Load validated daily OHLCV bars for ``symbol``, finding the data without flags.
 
@@ -254,6 +256,8 @@ def load_ohlcv(
             (needs ``path`` or a file in the search path), ``"yfinance"`` or ``"robinhood"``.
         path: explicit CSV path; tried first.
         min_rows: raise if fewer rows remain after slicing.
+        adjust: price basis: ``"none"`` (prices as in the source) or ``"total"``
+            (open/high/low/close scaled by ``adj_close / close``, so dividends are credited).
 
     Returns:
         A frame with a tz-naive ascending unique ``DatetimeIndex`` and float64
@@ -272,26 +276,35 @@ def load_ohlcv(
     if source not in SOURCES:
         raise DataError(f"unknown source {source!r}; use one of {', '.join(SOURCES)}")
     symbol = symbol.strip()
+    if adjust not in PRICE_BASES:
+        apply_price_basis(pd.DataFrame(), adjust)  # raises the DataError naming the choices
+    df, label = _load_raw(symbol, start, end, source, path, min_rows)
+    return apply_price_basis(df, adjust, label)
+
+
+def _load_raw(
+    symbol: str, start: Any, end: Any, source: str, path: str | os.PathLike | None, min_rows: int
+) -> tuple[pd.DataFrame, str]:
     start_s = None if start is None else str(pd.Timestamp(start).date())
     end_s = None if end is None else str(pd.Timestamp(end).date())
 
     if source == "yfinance":
-        return _slice(_yfinance_cached(symbol, start_s, end_s), start_s, end_s, f"yfinance:{symbol}", min_rows)
+        return _slice(_yfinance_cached(symbol, start_s, end_s), start_s, end_s, f"yfinance:{symbol}", min_rows), symbol
     if source == "robinhood":
-        return _slice(_load_robinhood(symbol), start_s, end_s, f"robinhood:{symbol}", min_rows)
+        return _slice(_load_robinhood(symbol), start_s, end_s, f"robinhood:{symbol}", min_rows), symbol
 
     tried: list[str] = []
     for label, p in candidate_paths(symbol, path):
         if source == "csv" and path is not None and label != "path argument":
             break
         if p.is_file():
-            return _slice(read_csv_ohlcv(p, start=start_s, end=end_s), start_s, end_s, str(p), min_rows)
+            return _slice(read_csv_ohlcv(p, start=start_s, end=end_s), start_s, end_s, str(p), min_rows), str(p)
         tried.append(f"{label}: {p} (not found)")
         if label == "path argument":
             raise DataError(f"CSV not found: {p}; check the path.")
     if source == "auto":
         try:
-            return _slice(_yfinance_cached(symbol, start_s, end_s), start_s, end_s, f"yfinance:{symbol}", min_rows)
+            return _slice(_yfinance_cached(symbol, start_s, end_s), start_s, end_s, f"yfinance:{symbol}", min_rows), symbol
         except DataError as exc:
             tried.append(f"yfinance download: {exc}")
     raise DataError(
