@@ -34,7 +34,7 @@ from maml_strategy.features import MultiTimeframeExtractor
 from maml_strategy.features.scaler import FeatureScaler
 from maml_strategy.regime import Regime, RegimeConfig, RegimeDetector
 
-__all__ = ["Learner", "Decision", "AdaptationRecord", "SignalEngine", "exposure_from_prediction"]
+__all__ = ["Learner", "Decision", "AdaptationRecord", "Precomputed", "SignalEngine", "exposure_from_prediction"]
 
 
 class Learner(Protocol):
@@ -103,6 +103,38 @@ def exposure_from_prediction(pred: float, trading: TradingConfig, signal_scale: 
     return float(min(max(pred / signal_scale, lo), trading.max_exposure))
 
 
+@dataclass
+class Precomputed:
+    """Per-bar features and regimes computed once for a whole series (backtests).
+
+    ``MultiTimeframeExtractor.transform`` equals the streaming ``transform_last``
+    (tested), and the regime detector's batch labels equal its streaming labels, so
+    a backtest may look rows up here instead of recomputing them every bar. Build
+    it with :meth:`from_symbol_features`; the live path keeps the streaming code.
+    """
+
+    dates: np.ndarray  # [n] datetime64[ns], ascending
+    x: np.ndarray  # [n, D] raw (unscaled) feature rows, NaN where not yet valid
+    regime: np.ndarray  # [n] int8 confirmed regime code (-1 in warm-up)
+    transition: np.ndarray  # [n] bool
+
+    @classmethod
+    def from_symbol_features(cls, sf: Any) -> Precomputed:
+        """From :class:`maml_strategy.dataset.SymbolFeatures`."""
+        return cls(np.asarray(sf.index.values, dtype="datetime64[ns]"), sf.x, sf.regime, sf.transition)
+
+    def locate(self, ts: pd.Timestamp, hint: int = 0) -> int:
+        """Row of date ``ts`` (``hint``: the expected row, checked first)."""
+        key = np.datetime64(ts.value, "ns")
+        if 0 <= hint < len(self.dates) and self.dates[hint] == key:
+            return hint
+        i = int(np.searchsorted(self.dates, key))
+        if i >= len(self.dates) or self.dates[i] != key:
+            raise ConfigError(f"bar {ts.date()} is not in the precomputed features ({len(self.dates)} rows); "
+                              "build Precomputed from the same frame as the feed")
+        return i
+
+
 class _Ring:
     """Append-only numpy buffer keeping the last ``size`` rows contiguous (amortised O(1) append)."""
 
@@ -140,6 +172,8 @@ class SignalEngine:
         support_size: K, samples in the support window.
         signal_scale: prediction units per unit of exposure (calibrated on
             validation years by the pipeline); overrides ``trading.signal_scale``.
+        precomputed: features and regimes of the whole series, looked up by date
+            instead of computed per bar (backtests); None = streaming (drop-in, live).
 
     Example:
         >>> engine = SignalEngine(None, adapt=False)
@@ -157,6 +191,7 @@ class SignalEngine:
         trading: TradingConfig | None = None,
         support_size: int = 32,
         signal_scale: float | None = None,
+        precomputed: Precomputed | None = None,
     ) -> None:
         if support_size < 2:
             raise ConfigError(f"support_size must be >= 2, got {support_size}")
@@ -178,6 +213,8 @@ class SignalEngine:
         self._rows: deque[np.ndarray | None] = deque(maxlen=self.support_size + h + 1)
         self.params: dict[str, torch.Tensor] | None = None  # None = the learner's own parameters
         self.adaptations: list[AdaptationRecord] = []
+        self.precomputed = precomputed
+        self._pre_next = 0
         self._bars_since_adapt = 0
         self._prev_regime: Regime | None = None
 
@@ -269,10 +306,20 @@ class SignalEngine:
         ts = pd.Timestamp(date)
         self._dates.append(np.datetime64(ts.value, "ns"))
         self._ohlcv.append((float(open_), float(high), float(low), float(close), float(volume)))
-        regime = self.detector.update({"high": high, "low": low, "close": close})
-        transition = bool(self.detector.transition)
-
-        row = self._feature_row() if self.learner is not None else None
+        if self.precomputed is None:
+            regime = self.detector.update({"high": high, "low": low, "close": close})
+            transition = bool(self.detector.transition)
+            row = self._feature_row() if self.learner is not None else None
+        else:
+            pre = self.precomputed
+            i = pre.locate(ts, self._pre_next)
+            self._pre_next = i + 1
+            code = int(pre.regime[i])
+            regime = None if code < 0 else Regime.from_code(code)
+            transition = bool(pre.transition[i])
+            row = None
+            if self.learner is not None and np.isfinite(pre.x[i]).all():
+                row = pre.x[i]
         scaled = None if row is None else self._scaled(row)
         self._rows.append(scaled)
 

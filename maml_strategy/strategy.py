@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 import backtrader as bt
 import pandas as pd
@@ -30,13 +30,19 @@ import pandas as pd
 from maml_strategy.config import StrategyConfig, TradingConfig, load_config
 from maml_strategy.engine import AdaptationRecord, Decision, SignalEngine
 from maml_strategy.errors import ConfigError, ModelError
+from maml_strategy.features import MultiTimeframeExtractor
 from maml_strategy.learner import load_learner
+from maml_strategy.regime import Regime, RegimeDetector
 
 __all__ = [
     "MAMLRegimeStrategy",
     "StaticModelStrategy",
     "NaiveFinetuneStrategy",
     "BuyAndHoldStrategy",
+    "RegimeRuleStrategy",
+    "SMA200Strategy",
+    "ExposureMatchedStrategy",
+    "DEFAULT_LONG_REGIMES",
     "load_learner",
     "STRATEGIES",
 ]
@@ -67,7 +73,9 @@ class _EngineStrategy(bt.Strategy):
         ("adapt_lr", None),  # None = the model's inner learning rate
         ("trade_start", None),  # no orders before this date (warm-up bars still update state)
         ("adapt", True),  # adapt on confirmed transitions
+        ("precomputed", None),  # engine.Precomputed: look features/regimes up by date (backtests) instead of streaming
     )
+    needs_model: ClassVar[bool] = True  # learned strategies need model= or model_path=
 
     def __init__(self) -> None:
         cfg = _resolve_config(self.p.config)
@@ -81,28 +89,40 @@ class _EngineStrategy(bt.Strategy):
         learner = self.p.model
         if learner is None and self.p.model_path is not None:
             learner = load_learner(self.p.model_path)
-        if learner is None and self._needs_model():
+        if learner is None and self.needs_model:
             raise ModelError(
                 f"{type(self).__name__} needs a model: pass model=<MAML/StaticModel> or model_path='file.pt' "
                 "(train one with `python backtests/run.py`, which caches models under backtests/cache/)"
             )
-        support = getattr(getattr(learner, "config", None), "support_size", None) or cfg.maml.support_size
         self.engine = SignalEngine(
-            learner,
+            learner if self.needs_model else None,
             adapt=bool(self.p.adapt),
             regime=cfg.regime,
             features=cfg.features,
             trading=self.trading,
-            support_size=int(support),
+            support_size=cfg.maml.support_size,
             signal_scale=self.trading.signal_scale,
+            precomputed=self.p.precomputed,
         )
         self.trade_start = None if self.p.trade_start is None else pd.Timestamp(self.p.trade_start)
         self.decisions: list[dict[str, Any]] = []
         self.fills: list[dict[str, Any]] = []
         self._target = 0.0
+        self._last_active_date: pd.Timestamp | None = None
 
-    def _needs_model(self) -> bool:
-        return True
+    @classmethod
+    def warmup_bars(cls, cfg: StrategyConfig, precomputed: bool) -> int:
+        """Bars of history this strategy needs before its first decision.
+
+        Streaming: the regime detector's warm-up or the feature window, whichever is
+        longer, plus one support window (K samples whose labels and volatility are
+        known). With precomputed features and regimes only the support window.
+        """
+        support = cfg.maml.support_size + cfg.features.horizon + cfg.features.vol_window + 2
+        if precomputed:
+            return support
+        return max(RegimeDetector(cfg.regime).warmup,
+                   MultiTimeframeExtractor(timeframes=tuple(cfg.features.timeframes)).window) + support
 
     @property
     def adaptations(self) -> list[AdaptationRecord]:
@@ -128,10 +148,15 @@ class _EngineStrategy(bt.Strategy):
         })
         if not active:
             return
-        band = self.trading.rebalance_band
-        if abs(target - self._target) >= band or (target == 0.0 and self._target != 0.0):
+        if self._should_order(target, date):
             self.order_target_percent(target=target)
             self._target = target
+        self._last_active_date = date
+
+    def _should_order(self, target: float, date: pd.Timestamp) -> bool:
+        """Order when the target moved by at least the rebalance band, or to go flat."""
+        band = self.trading.rebalance_band
+        return abs(target - self._target) >= band or (target == 0.0 and self._target != 0.0)
 
     def notify_order(self, order: bt.Order) -> None:
         if order.status == order.Completed:
@@ -163,22 +188,98 @@ class NaiveFinetuneStrategy(_EngineStrategy):
     """Ablation: adapt the *static* model on transitions with the same steps, lr and support as MAML."""
 
 
-class BuyAndHoldStrategy(_EngineStrategy):
-    """Benchmark: hold ``max_exposure`` of the portfolio from ``trade_start`` on."""
+class _ControlStrategy(_EngineStrategy):
+    """A control with no net: the engine only tracks regimes; ``_target`` decides."""
 
     params = (("adapt", False),)
+    needs_model = False
 
-    def _needs_model(self) -> bool:
-        return False
+    def _target_for(self, dec: Decision) -> float:
+        raise NotImplementedError
 
     def _decide(self) -> Decision:
         dec = super()._decide()
-        return dataclasses.replace(dec, target=self.trading.max_exposure)
+        return dataclasses.replace(dec, target=self._target_for(dec))
+
+
+class BuyAndHoldStrategy(_ControlStrategy):
+    """Benchmark: hold ``max_exposure`` of the portfolio from ``trade_start`` on."""
+
+    def _target_for(self, dec: Decision) -> float:
+        return self.trading.max_exposure
+
+
+#: regimes in which ``RegimeRuleStrategy`` is long by default, fixed before any test run:
+#: flat in every bear regime and in sideways/high-volatility, long otherwise.
+DEFAULT_LONG_REGIMES: tuple[str, ...] = ("bull_low_vol", "bull_high_vol", "sideways_low_vol")
+
+
+class RegimeRuleStrategy(_ControlStrategy):
+    """Control with no net: long ``max_exposure`` in ``long_regimes``, flat otherwise (and in warm-up).
+
+    Example:
+        >>> cerebro.addstrategy(RegimeRuleStrategy, long_regimes=("bull_low_vol",))  # doctest: +SKIP
+    """
+
+    params = (("long_regimes", DEFAULT_LONG_REGIMES),)
+
+    def __init__(self) -> None:
+        super().__init__()
+        names = {r.value for r in Regime}
+        bad = [r for r in self.p.long_regimes if r not in names]
+        if bad:
+            raise ConfigError(f"long_regimes {bad} are not regimes; use some of {sorted(names)}")
+        self.long_regimes = frozenset(self.p.long_regimes)
+
+    def _target_for(self, dec: Decision) -> float:
+        return self.trading.max_exposure if dec.regime is not None and dec.regime.value in self.long_regimes else 0.0
+
+
+class SMA200Strategy(_ControlStrategy):
+    """Control with no net: long ``max_exposure`` while the close is above its ``period``-bar SMA, else flat."""
+
+    params = (("period", 200),)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sma = bt.indicators.SimpleMovingAverage(self.datas[0].close, period=int(self.p.period))
+
+    @classmethod
+    def warmup_bars(cls, cfg: StrategyConfig, precomputed: bool) -> int:
+        return max(super().warmup_bars(cfg, precomputed), 200 + 1)
+
+    def _target_for(self, dec: Decision) -> float:
+        return self.trading.max_exposure if self.datas[0].close[0] > self.sma[0] else 0.0
+
+
+class ExposureMatchedStrategy(_ControlStrategy):
+    """Diagnostic: a constant asset/cash mix at ``exposure``, rebalanced on the first bar of each month.
+
+    Run it with another strategy's realised mean exposure over the same window to
+    tell apart "lower drawdown from holding less" and "out of the market at the right time".
+    """
+
+    params = (("exposure", 0.5),)
+
+    def __init__(self) -> None:
+        super().__init__()
+        if not 0 <= float(self.p.exposure) <= self.trading.max_exposure:
+            raise ConfigError(f"exposure must be in [0, {self.trading.max_exposure}], got {self.p.exposure}")
+
+    def _target_for(self, dec: Decision) -> float:
+        return float(self.p.exposure)
+
+    def _should_order(self, target: float, date: pd.Timestamp) -> bool:
+        last = self._last_active_date
+        return last is None or (date.year, date.month) != (last.year, last.month)
 
 
 STRATEGIES: dict[str, type[_EngineStrategy]] = {
     "maml": MAMLRegimeStrategy,
     "static": StaticModelStrategy,
     "naive_finetune": NaiveFinetuneStrategy,
+    "regime_rule": RegimeRuleStrategy,
+    "sma200": SMA200Strategy,
+    "exposure_matched": ExposureMatchedStrategy,
     "buy_and_hold": BuyAndHoldStrategy,
 }

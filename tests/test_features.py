@@ -230,3 +230,21 @@ def test_transform_last_arrays(synth: pd.DataFrame, ext: MultiTimeframeExtractor
         ext.transform_last_arrays(synth.index, arr[:, :4])
     with pytest.raises(DataError, match="no rows"):
         ext.transform_last_arrays(synth.index[:0], arr[:0])
+
+
+@pytest.mark.realdata
+def test_transform_rows_do_not_depend_on_later_bars_bitwise():
+    """A row computed on the full history equals, bit for bit, the row computed on data cut at that row.
+
+    (BLAS matrix products are not row-independent; the extractor must not use them.)
+    """
+    import numpy as np
+
+    from maml_strategy.data import load_ohlcv
+
+    df = load_ohlcv("SPY", "1995-01-01", "2012-12-31")
+    ex = MultiTimeframeExtractor()
+    full = ex.transform(df).flat()
+    for cut in ("2001-09-10", "2008-10-10"):
+        part = ex.transform(df.loc[:cut]).flat()
+        assert np.array_equal(np.nan_to_num(full[: len(part)], nan=123.0), np.nan_to_num(part, nan=123.0))

@@ -12,13 +12,16 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["TRADING_DAYS", "max_drawdown", "performance", "post_transition_stats", "METRIC_KEYS"]
+__all__ = ["TRADING_DAYS", "max_drawdown", "performance", "post_transition_stats", "exposure_by_regime", "METRIC_KEYS",
+           "RISK_OFF_REGIMES"]
 
 TRADING_DAYS = 252
 METRIC_KEYS = (
     "total_return", "cagr", "sharpe", "sortino", "max_drawdown", "calmar", "trades", "exposure",
     "turnover", "adaptations", "post_transition_return", "post_transition_worst_drawdown",
+    "exposure_bear_high_vol", "exposure_other_regimes",
 )
+RISK_OFF_REGIMES = ("bear_high_vol",)  # the regime whose exposure the audit asked about
 
 
 def max_drawdown(equity: np.ndarray | pd.Series) -> float:
@@ -121,4 +124,27 @@ def post_transition_stats(equity: pd.Series, transition_dates: Sequence[pd.Times
         "post_transition_return": float(np.mean(rets)) if rets else None,
         "post_transition_worst_drawdown": float(np.max(dds)) if dds else None,
         "transitions": len(rets),
+    }
+
+
+def exposure_by_regime(exposure: pd.Series, regimes: pd.Series) -> dict[str, float | None]:
+    """Mean exposure on bear/high-vol bars and on every other (labelled) bar.
+
+    Args:
+        exposure: |position value| / portfolio value per bar.
+        regimes: the confirmed regime name per bar (None/NaN in warm-up).
+
+    Example:
+        >>> e = pd.Series([1.0, 0.0, 1.0]); r = pd.Series(["bear_high_vol", "bear_high_vol", "bull_low_vol"])
+        >>> exposure_by_regime(e, r)
+        {'exposure_bear_high_vol': 0.5, 'exposure_other_regimes': 1.0}
+    """
+    r = regimes.astype(object).to_numpy()
+    e = exposure.to_numpy(dtype=np.float64)
+    risk_off = np.isin(r, RISK_OFF_REGIMES)
+    labelled = pd.notna(r)
+    other = labelled & ~risk_off
+    return {
+        "exposure_bear_high_vol": float(e[risk_off].mean()) if risk_off.any() else None,
+        "exposure_other_regimes": float(e[other].mean()) if other.any() else None,
     }

@@ -8,11 +8,10 @@ from typing import Any
 import backtrader as bt
 import pandas as pd
 
-from maml_strategy.backtest.metrics import performance, post_transition_stats
+from maml_strategy.backtest.metrics import exposure_by_regime, performance, post_transition_stats
 from maml_strategy.config import StrategyConfig
+from maml_strategy.engine import Precomputed
 from maml_strategy.errors import DataError
-from maml_strategy.features import MultiTimeframeExtractor
-from maml_strategy.regime import RegimeDetector
 from maml_strategy.strategy import STRATEGIES
 
 __all__ = ["BacktestResult", "run_backtest", "warmup_bars"]
@@ -29,12 +28,21 @@ class BacktestResult:
     adaptations: list[dict[str, Any]]  # adaptations made inside the test window
     metrics: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def daily_returns(self) -> pd.Series:
+        """Daily returns of the test window (the first against the value before it)."""
+        start = self.metrics.get("start_value")
+        eq = self.equity
+        prev = eq.shift(1)
+        if start is not None and len(eq):
+            prev.iloc[0] = start
+        return (eq / prev - 1.0).dropna()
 
-def warmup_bars(cfg: StrategyConfig) -> int:
-    """Bars of history fed before the test start: regime warm-up, feature history and one support window."""
-    ex = MultiTimeframeExtractor(timeframes=tuple(cfg.features.timeframes))
-    det = RegimeDetector(cfg.regime)
-    return max(det.warmup, ex.min_history) + cfg.maml.support_size + cfg.features.horizon + cfg.features.vol_window + 40
+
+def warmup_bars(cfg: StrategyConfig, kind: str | None = None, *, precomputed: bool = False) -> int:
+    """Bars fed before the test start: what the strategy's parts declare they need (all kinds if None)."""
+    kinds = list(STRATEGIES) if kind is None else [kind]
+    return max(STRATEGIES[k].warmup_bars(cfg, precomputed) for k in kinds)
 
 
 def run_backtest(
@@ -47,17 +55,30 @@ def run_backtest(
     model: Any = None,
     adapt_steps: int | None = None,
     adapt_lr: float | None = None,
+    precomputed: Precomputed | None = None,
+    **strategy_params: Any,
 ) -> BacktestResult:
-    """Backtest ``kind`` (maml, static, naive_finetune, buy_and_hold) over ``[test_start, test_end]``.
+    """Backtest ``kind`` (a key of ``maml_strategy.strategy.STRATEGIES``) over ``[test_start, test_end]``.
 
     Warm-up history before ``test_start`` updates regimes and features but no
     order is placed before ``test_start``. Orders decided at a close fill at the
     next open; commission is ``cfg.trading.commission_bps`` of traded value.
+
+    Args:
+        df: OHLCV frame reaching back far enough for the warm-up.
+        kind: strategy kind.
+        cfg: strategy configuration.
+        test_start, test_end: the test window (inclusive).
+        model: the learner for learned kinds.
+        adapt_steps, adapt_lr: adaptation overrides.
+        precomputed: features/regimes of ``df`` computed once (see
+            :class:`~maml_strategy.engine.Precomputed`); shortens the warm-up.
+        **strategy_params: extra strategy parameters (e.g. ``exposure=`` for ``exposure_matched``).
     """
     if kind not in STRATEGIES:
         raise DataError(f"unknown strategy {kind!r}; use one of {', '.join(STRATEGIES)}")
     test_start, test_end = pd.Timestamp(test_start), pd.Timestamp(test_end)
-    n_warm = warmup_bars(cfg)
+    n_warm = warmup_bars(cfg, kind, precomputed=precomputed is not None)
     before = df.loc[: test_start - pd.Timedelta(days=1)]
     if len(before) < n_warm:
         raise DataError(
@@ -75,7 +96,7 @@ def run_backtest(
     cerebro.adddata(bt.feeds.PandasData(dataname=window))
     cerebro.addstrategy(
         STRATEGIES[kind], model=model, config=cfg, trade_start=test_start,
-        adapt_steps=adapt_steps, adapt_lr=adapt_lr,
+        adapt_steps=adapt_steps, adapt_lr=adapt_lr, precomputed=precomputed, **strategy_params,
     )
     strat = cerebro.run(runonce=False)[0]
 
@@ -93,6 +114,8 @@ def run_backtest(
         equity, start_value=start_value, position_value=test["position_value"].astype(float),
         traded_value=traded, trades=len(fills), adaptations=len(adaptations),
     )
+    metrics.update(exposure_by_regime(test["position_value"].abs() / equity, test["regime"]))
     transitions = list(test.index[test["transition"].astype(bool)])
     metrics.update(post_transition_stats(equity, transitions))
+    metrics["start_value"] = start_value
     return BacktestResult(kind, equity, dec, fills, adaptations, metrics)

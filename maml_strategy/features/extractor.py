@@ -283,7 +283,8 @@ def _block(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.nd
         for j, k in ((16, 14), (17, 7)):
             g, ls = _sum(gains[:, -k:]), _sum(losses[:, -k:])
             out[:, j] = _div(g - ls, g + ls)  # = 2 * RSI/100 - 1
-        macd = (c @ _MACD_W) / c[:, _L - _MACD_POS :]
+        # einsum, not BLAS `@`: a row's value must not depend on how many rows are computed together
+        macd = np.einsum("ml,lk->mk", c, _MACD_W) / c[:, _L - _MACD_POS :]
         out[:, 18] = macd[:, -1]
         out[:, 19] = _sum(macd) / _MACD_POS
         out[:, 20] = out[:, 18] - out[:, 19]
@@ -325,7 +326,7 @@ def _block(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.nd
         out[:, 41] = _div(_sum(a * b), np.sqrt(_sum(a * a) * _sum(b * b)))
         out[:, 42] = (lc - np.maximum.accumulate(lc, axis=1)).min(axis=1)
         y = lc[:, -20:]
-        slope = (y @ _TREND_X) / _TREND_SXX
+        slope = _sum(y * _TREND_X) / _TREND_SXX
         dy = y - (_sum(y) / 20.0)[:, None]
         sst = _sum(dy * dy)
         resid = dy - slope[:, None] * _TREND_X
