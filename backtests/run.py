@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Backtest MAML vs the static Phase-1 model vs naive fine-tuning vs buy-and-hold.
+"""Backtest MAML against the static Phase-1 model, naive fine-tuning and controls with no net.
 
     python backtests/run.py --period 2008
     python backtests/run.py --period 2020 --seeds 5
@@ -7,8 +7,11 @@
         --test-start 2016-01-01 --test-end 2016-12-31
 
 Trains on the training window only (cached under backtests/cache/), backtests
-every strategy over the test window, prints a table and writes summary.json,
-equity.csv, trades.csv, adaptations.csv and report.png to --out.
+every strategy over the test window (maml, static, naive_finetune, and the no-net
+controls regime_rule, sma200, exposure_matched, buy_and_hold) on the total-return
+price basis (dividends credited; --price-basis close for raw closes), prints a
+table and each model's skill, and writes summary.json, equity.csv, trades.csv,
+adaptations.csv and report.png to --out.
 """
 
 from __future__ import annotations
@@ -37,6 +40,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--config", default=str(HERE.parent / "strategies" / "maml_regime.yaml"))
     p.add_argument("--periods", default=str(HERE / "periods.yaml"))
     p.add_argument("--cache-dir", default=str(HERE / "cache"), help="trained-model cache ('' disables)")
+    p.add_argument("--price-basis", choices=("total", "close"), default="total",
+                   help="total: OHLC scaled by Adj Close/Close (dividends credited); close: prices as in the file")
+    p.add_argument("--train-universe", help="train on these symbols instead of --symbol: a directory of CSVs, "
+                   "a YAML list or 'SPY,QQQ' (the test symbol may be outside it)")
+    p.add_argument("--skip-bad-symbols", action="store_true", help="continue without training symbols that fail to load")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p.parse_args(argv)
 
@@ -44,7 +52,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from maml_strategy.backtest import (
+        TABLE_LEGEND,
         custom_period,
+        format_skill,
         format_comparisons,
         format_table,
         load_periods,
@@ -52,11 +62,16 @@ def main(argv: list[str] | None = None) -> int:
         write_outputs,
     )
     from maml_strategy.config import load_config
-    from maml_strategy.data import DataWarning, load_ohlcv
+    from maml_strategy.data import DataWarning, load_ohlcv, load_universe
     from maml_strategy.errors import MamlStrategyError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     t0 = time.perf_counter()
+
+    def say(msg: str) -> None:
+        if not args.quiet:
+            print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", flush=True)
+
     try:
         custom = [args.train_start, args.train_end, args.test_start, args.test_end]
         if any(custom):
@@ -76,20 +91,34 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config)
         with warnings.catch_warnings():
             warnings.simplefilter("always", DataWarning)
-            df = load_ohlcv(args.symbol, None, period.test_end, path=args.data)
+            adjust = "total" if args.price_basis == "total" else "none"
+            say(f"data: {args.symbol.upper()} up to {period.test_end.date()} ({args.price_basis} price basis)")
+            df = load_ohlcv(args.symbol, None, period.test_end, path=args.data, adjust=adjust)
+            train_frames = None
+            if args.train_universe:
+                train_frames = load_universe(args.train_universe, None, period.train_end, adjust=adjust,
+                                             skip_bad=args.skip_bad_symbols)
+                say(f"data: training universe of {len(train_frames)} symbols")
         out = Path(args.out) if args.out else HERE / "results" / period.name
         res = run_experiment(df, cfg, period, symbol=args.symbol.upper(), seeds=list(range(args.seeds)),
-                             cache_dir=args.cache_dir or None, progress=not args.quiet)
+                             cache_dir=args.cache_dir or None, progress=not args.quiet, train_frames=train_frames,
+                             price_basis=args.price_basis, say=say)
+        say("writing outputs")
         paths = write_outputs(res, out)
     except MamlStrategyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     summary = res.summary()
+    trained_on = args.symbol.upper() if not args.train_universe else f"{len(res.train_symbols)} symbols"
     print(f"\n{args.symbol.upper()} test {period.test_start.date()}..{period.test_end.date()}, "
-          f"trained {period.train_start.date()}..{period.train_end.date()} "
-          f"(validation from {period.val_start.date()}), seeds {res.seeds}\n")
+          f"trained on {trained_on} {period.train_start.date()}..{period.train_end.date()} "
+          f"(validation from {period.val_start.date()}), seeds {res.seeds}, {args.price_basis} price basis\n")
     print(format_table(summary))
-    print("\nPaired by seed, MAML minus baseline:")
+    print("\n" + TABLE_LEGEND)
+    print("\nSkill of each model on the test bars (IC = Spearman correlation of prediction with the realised "
+          "5-day vol-scaled return; an interval that straddles 0 means no measurable skill):\n")
+    print(format_skill(summary))
+    print("\nPaired by seed, MAML minus each other strategy:")
     print(format_comparisons(summary))
     cached = all(t["cached"] for t in res.training)
     print(f"\nmodels: {'cache' if cached else 'trained'} ({', '.join(t['cache_key'] for t in res.training)}); "

@@ -1,102 +1,164 @@
 #!/usr/bin/env python
-"""Walk-forward comparison: for each test year Y, train on the N years before Y, test on Y.
+"""Universe walk-forward: for each test year Y, train one model on the N years before Y, test every symbol on Y.
 
-    python backtests/walk_forward.py --first 2008 --last 2023 --train-years 10 --seeds 1
+    python backtests/walk_forward.py --universe ../shared/data/universe --first 2008 --last 2023 --train-years 10
+    python backtests/walk_forward.py --universe SPY --first 2008 --last 2023            # one symbol
+    python backtests/walk_forward.py --universe DIR --train-universe OTHER_DIR ...      # test on unseen symbols
+    python backtests/walk_forward.py ... --executor ray --workers 2                      # scale out (pip install -e ".[scale]")
 
-Two test years (2008, 2020) say little about a strategy; this runs the same
-experiment as ``backtests/run.py`` for every year and reports, per year and
-overall, each strategy's return and Sharpe and in how many years MAML beat
-each baseline. Models are cached like run.py's, so reruns are fast.
+Per (training window, seed) one universe model is trained (cached); per (symbol,
+year, seed) every strategy is backtested (cached, so a killed run resumes):
+maml, static, naive_finetune and the no-net controls regime_rule, sma200,
+exposure_matched (a diagnostic) and buy_and_hold, on the total-return basis.
+Writes OUT/summary.json, OUT/results.csv and OUT/heatmap.png, and prints the
+aggregate table, paired differences with 95 % bootstrap intervals (resampling
+symbols and years) and each model's skill.
 
-Note: the product defaults were chosen on validation data up to 2007-12-31
-(see README), so test years from 2008 on are out of sample for them.
+Note: every stock in the shared universe is a 2024 S&P 500 member (survivorship
+bias): buy-and-hold over it looks better than it would have in real time.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 HERE = Path(__file__).resolve().parent
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--first", type=int, default=2008, help="first test year")
-    ap.add_argument("--last", type=int, default=2023, help="last test year (needs full-year data)")
-    ap.add_argument("--train-years", type=int, default=10)
-    ap.add_argument("--seeds", type=int, default=1)
-    ap.add_argument("--symbol", default="SPY")
-    ap.add_argument("--data", help="Yahoo-format CSV instead of the automatic search")
-    ap.add_argument("--config", default=str(HERE.parent / "strategies" / "maml_regime.yaml"))
-    ap.add_argument("--cache-dir", default=str(HERE / "cache"))
-    ap.add_argument("--out", default=str(HERE / "results" / "walk_forward"))
-    args = ap.parse_args(argv)
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> None:  # one line, exit 2
+            self.print_usage(sys.stderr)
+            print(f"error: {message}", file=sys.stderr)
+            raise SystemExit(2)
 
-    from maml_strategy.backtest import custom_period, run_experiment
-    from maml_strategy.config import load_config
-    from maml_strategy.data import load_ohlcv
+    p = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--universe", default="SPY", help="test universe: a directory of CSVs, a YAML list, or 'SPY,QQQ' "
+                   "(default: %(default)s)")
+    p.add_argument("--symbols", help="restrict the test universe to these comma-separated symbols")
+    p.add_argument("--train-universe", help="training universe (default: the test universe)")
+    p.add_argument("--first", type=int, default=2008, help="first test year (default: %(default)s)")
+    p.add_argument("--last", type=int, default=2023, help="last test year, needs full-year data (default: %(default)s)")
+    p.add_argument("--train-years", type=int, default=10, help="training years before each test year (default: %(default)s)")
+    p.add_argument("--seeds", type=int, default=1, help="training seeds 0..N-1 (default: %(default)s)")
+    p.add_argument("--price-basis", choices=("total", "close"), default="total",
+                   help="total: dividends credited via Adj Close; close: prices as in the files (default: %(default)s)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local", help="where tasks run (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=None, help="Ray: CPUs of the local Ray (default: all)")
+    p.add_argument("--ray-address", help="Ray: join the cluster at HOST:PORT instead of starting a local Ray")
+    p.add_argument("--skip-bad-symbols", action="store_true", help="continue without symbols that fail to load")
+    p.add_argument("--config", default=str(HERE.parent / "strategies" / "maml_regime.yaml"),
+                   help="strategy config (default: %(default)s)")
+    p.add_argument("--cache-dir", default=str(HERE / "cache"), help="model/feature/result cache (default: %(default)s)")
+    p.add_argument("--out", default=str(HERE / "results" / "walk_forward"), help="output folder (default: %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or stage lines")
+    a = p.parse_args(argv)
+    if a.first > a.last:
+        p.error(f"--first {a.first} is after --last {a.last}; swap them")
+    if a.train_years < 3:
+        p.error(f"--train-years must be >= 3 (2 validation years + at least 1 training year), got {a.train_years}")
+    if a.seeds < 1:
+        p.error(f"--seeds must be >= 1, got {a.seeds}")
+    if a.workers is not None and a.workers < 1:
+        p.error(f"--workers must be >= 1, got {a.workers}")
+    if a.executor == "local" and (a.workers or a.ray_address):
+        p.error("--workers and --ray-address need --executor ray")
+    return a
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    t0 = time.perf_counter()
+
+    def say(msg: str) -> None:
+        if not args.quiet:
+            print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", flush=True)
+
     from maml_strategy.errors import MamlStrategyError
 
-    if args.first > args.last or args.train_years < 3 or args.seeds < 1:
-        print("error: need --first <= --last, --train-years >= 3 and --seeds >= 1", file=sys.stderr)
-        return 2
     try:
-        cfg = load_config(args.config)
-        df = load_ohlcv(args.symbol, None, f"{args.last}-12-31", path=args.data)
-        rows = []
-        for year in range(args.first, args.last + 1):
-            t0 = time.perf_counter()
-            period = custom_period(f"{year - args.train_years}-01-01", f"{year - 1}-12-31",
-                                   f"{year}-01-01", f"{year}-12-31", name=str(year))
-            res = run_experiment(df, cfg, period, symbol=args.symbol.upper(), seeds=list(range(args.seeds)),
-                                 cache_dir=args.cache_dir or None, progress=False)
-            summary = res.summary()
-            row = {"year": year}
-            for name, s in summary["strategies"].items():
-                row[f"{name}_return"] = s["total_return"]
-                row[f"{name}_sharpe"] = s["sharpe"]
-                row[f"{name}_maxdd"] = s["max_drawdown"]
-            rows.append(row)
-            print(f"{year}: " + "  ".join(f"{n} {row[f'{n}_return'] * 100:+6.1f}%" for n in summary["strategies"])
-                  + f"  ({time.perf_counter() - t0:.0f}s)", flush=True)
+        return _run(args, say, t0)
     except MamlStrategyError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
 
-    table = pd.DataFrame(rows).set_index("year")
-    names = ["maml", "static", "naive_finetune", "buy_and_hold"]
-    overall = {}
-    for n in names:
-        overall[n] = {
-            "mean_return": float(table[f"{n}_return"].mean()),
-            "median_return": float(table[f"{n}_return"].median()),
-            "mean_sharpe": float(table[f"{n}_sharpe"].dropna().mean()),
-            "worst_maxdd": float(table[f"{n}_maxdd"].max()),
-            "compounded": float(np.prod(1 + table[f"{n}_return"]) - 1),
-        }
-    wins = {f"maml_vs_{n}": int((table["maml_return"] > table[f"{n}_return"]).sum()) for n in names[1:]}
-    print(f"\n{args.symbol.upper()} walk-forward {args.first}-{args.last}, train {args.train_years}y, "
-          f"seeds {args.seeds} (mean of seeds per year)\n")
-    print("| strategy | mean yearly return | median | mean Sharpe | worst max DD | compounded |")
-    print("|---|---|---|---|---|---|")
-    for n, o in overall.items():
-        print(f"| {n} | {o['mean_return'] * 100:+.1f}% | {o['median_return'] * 100:+.1f}% | {o['mean_sharpe']:.2f} | "
-              f"{o['worst_maxdd'] * 100:.1f}% | {o['compounded'] * 100:+.0f}% |")
-    years = len(table)
-    print("\nYears in which MAML's return beat: " + ", ".join(f"{k.removeprefix('maml_vs_')} {v}/{years}" for k, v in wins.items()))
+
+def _run(args: argparse.Namespace, say, t0: float) -> int:  # noqa: ANN001
+    import warnings
+
+    import pandas as pd
+
+    from maml_strategy.backtest.executors import check_ray_address, make_executor
+    from maml_strategy.backtest.walkforward import WalkForwardPlan, run_walk_forward
+    from maml_strategy.backtest.wf_report import aggregate, comparisons, format_walk_forward, plot_heatmap, skill_table
+    from maml_strategy.config import load_config
+    from maml_strategy.data import DataWarning, load_universe, resolve_universe
+
+    if args.ray_address:
+        check_ray_address(args.ray_address)
+    cfg = load_config(args.config)
+    adjust = "total" if args.price_basis == "total" else "none"
+    test_uni = resolve_universe(args.universe)
+    if args.symbols:
+        test_uni = test_uni.subset(args.symbols.split(","))
+    train_uni = resolve_universe(args.train_universe) if args.train_universe else test_uni
+    say(f"data: checking {len(set(test_uni.symbols) | set(train_uni.symbols))} symbol(s) up to {args.last}-12-31 "
+        f"({args.price_basis} price basis)")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        good_test = load_universe(test_uni, None, f"{args.last}-12-31", adjust=adjust, skip_bad=args.skip_bad_symbols)
+        good_train = good_test if train_uni is test_uni else load_universe(
+            train_uni, None, f"{args.last}-12-31", adjust=adjust, skip_bad=args.skip_bad_symbols)
+    for w in caught:
+        say(f"warning: {' '.join(str(w.message).split())}")
+    test_refs = [(s, test_uni.path_of(s)) for s in good_test]
+    train_refs = [(s, train_uni.path_of(s)) for s in good_train]
+    del good_test, good_train  # workers load what they need
+    plan = WalkForwardPlan(test_refs, train_refs, args.first, args.last, args.train_years,
+                           list(range(args.seeds)), args.price_basis)
+    executor = make_executor(args.executor, workers=args.workers, address=args.ray_address)
+    try:
+        res = run_walk_forward(plan, cfg, executor=executor, cache_dir=args.cache_dir, progress=not args.quiet, say=say)
+    finally:
+        executor.close()
+    rows = pd.DataFrame(res["rows"])
+    if rows.empty:
+        from maml_strategy.errors import DataError
+
+        raise DataError("no symbol-year could be backtested: " + "; ".join(
+            f"{s['symbol']} {s['year']}: {s['reason']}" for s in res["skipped"][:5]))
+    skill = pd.DataFrame(res["skill"])
+    summary = {
+        "price_basis": args.price_basis, "universe": test_uni.source, "symbols": [r[0] for r in test_refs],
+        "train_universe": train_uni.source, "train_symbols": [r[0] for r in train_refs],
+        "years": plan.years, "train_years": args.train_years, "seeds": plan.seeds, "executor": args.executor,
+        "workers": args.workers, "seconds": None, "tasks": res["tasks"],
+        "survivorship_note": "stocks in the shared universe are 2024 S&P 500 members: buy-and-hold is flattered",
+        "aggregate": aggregate(rows), "comparisons": comparisons(rows), "skill": skill_table(skill),
+        "training": res["training"], "skipped": res["skipped"], "results": res["rows"],
+    }
+    summary["seconds"] = round(time.perf_counter() - t0, 1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "years.csv")
-    (out / "summary.json").write_text(json.dumps({"args": vars(args), "overall": overall, "maml_wins": wins,
-                                                  "years": rows}, indent=1))
-    print(f"wrote {out / 'years.csv'} and {out / 'summary.json'}")
+    tmp = out / ".summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=1, default=float))
+    os.replace(tmp, out / "summary.json")
+    rows.to_csv(out / "results.csv", index=False)
+    heat = plot_heatmap(rows, out / "heatmap.png")
+    print(f"\nWalk-forward {args.first}-{args.last}: {len(test_refs)} test symbol(s), trained on {len(train_refs)} "
+          f"symbol(s) over the {args.train_years} years before each test year, seeds {plan.seeds}, "
+          f"{args.price_basis} price basis, executor {args.executor}; {summary['seconds']:.0f}s "
+          f"({res['tasks']['backtest_cached']}/{res['tasks']['backtest']} backtests and "
+          f"{res['tasks']['train_cached']}/{res['tasks']['train']} trainings from the cache)\n")
+    print(format_walk_forward(summary))
+    if res["skipped"]:
+        print(f"\nskipped {len(res['skipped'])} symbol-year(s), e.g. {res['skipped'][0]}")
+    print(f"\nwrote {out / 'summary.json'}, {out / 'results.csv'}" + (f", {heat}" if heat else ""))
     return 0
 
 

@@ -1,8 +1,10 @@
 """Backtest pipeline: periods, training with cache, backtrader runs, metrics and reports."""
 
 from maml_strategy.backtest.experiment import (
+    TABLE_LEGEND,
     ExperimentResult,
     format_comparisons,
+    format_skill,
     format_table,
     run_experiment,
     write_outputs,
@@ -18,7 +20,9 @@ __all__ = [
     "Period",
     "TrainedModels",
     "custom_period",
+    "TABLE_LEGEND",
     "format_comparisons",
+    "format_skill",
     "format_table",
     "load_periods",
     "max_drawdown",

@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,16 @@ from maml_strategy.backtest.metrics import METRIC_KEYS
 from maml_strategy.backtest.periods import Period
 from maml_strategy.backtest.report import plot_report
 from maml_strategy.backtest.runner import BacktestResult, run_backtest
+from maml_strategy.backtest.suite import ALL_STRATEGIES, SEEDLESS, run_suite
 from maml_strategy.backtest.train import train_models
 from maml_strategy.config import StrategyConfig
+from maml_strategy.dataset import symbol_features
 
-__all__ = ["STRATEGY_ORDER", "ExperimentResult", "run_experiment", "format_comparisons", "format_table", "write_outputs"]
+__all__ = ["STRATEGY_ORDER", "TABLE_LEGEND", "ExperimentResult", "run_experiment", "format_comparisons", "format_skill",
+           "format_table", "write_outputs"]
 
 log = logging.getLogger(__name__)
-STRATEGY_ORDER = ("maml", "static", "naive_finetune", "buy_and_hold")
+STRATEGY_ORDER = ALL_STRATEGIES
 
 
 @dataclass
@@ -36,10 +40,14 @@ class ExperimentResult:
     runs: dict[str, list[BacktestResult]] = field(default_factory=dict)  # strategy -> one result per seed
     training: list[dict[str, Any]] = field(default_factory=list)  # per seed: cache key, cached, seconds
     models: dict[int, Any] = field(default_factory=dict)  # seed -> TrainedModels (not serialised in summary)
+    skill: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # model -> skill_scores per seed
+    price_basis: str = "total"
+    train_symbols: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """The ``summary.json`` document (schema in the README)."""
-        out: dict[str, Any] = {"period": self.period.name, "symbol": self.symbol, **self.period.to_dict(),
+        out: dict[str, Any] = {"period": self.period.name, "symbol": self.symbol, "price_basis": self.price_basis,
+                               "train_universe": self.train_symbols, **self.period.to_dict(),
                                "seeds": self.seeds, "strategies": {}, "training": self.training}
         for name, results in self.runs.items():
             per_seed = [r.metrics for r in results]
@@ -51,20 +59,20 @@ class ExperimentResult:
             agg["per_seed"] = per_seed
             out["strategies"][name] = agg
         out["comparisons"] = self.comparisons()
+        out["skill"] = {m: _skill_summary(v) for m, v in self.skill.items()}
         return out
 
     def comparisons(self) -> dict[str, dict[str, Any]]:
-        """Paired per-seed differences: MAML minus each baseline (same seed, same test bars).
+        """Paired per-seed differences: MAML minus each other strategy (same seed, same test bars).
 
         For ``total_return`` and ``sharpe``: the mean difference and in how many
         seeds MAML was ahead. With few seeds and one test year this is
-        descriptive, not a significance test.
+        descriptive, not a significance test (the walk-forward gives intervals).
         """
         out: dict[str, dict[str, Any]] = {}
         maml = self.runs.get("maml", [])
-        for other in ("static", "naive_finetune", "buy_and_hold"):
-            rows = self.runs.get(other, [])
-            if not maml or len(rows) != len(maml):
+        for other, rows in self.runs.items():
+            if other == "maml" or not maml or len(rows) != len(maml):
                 continue
             cmp: dict[str, Any] = {}
             for key in ("total_return", "sharpe", "max_drawdown"):
@@ -77,6 +85,26 @@ class ExperimentResult:
         return out
 
 
+def _skill_summary(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in ("ic", "hit_rate", "rel_mse"):
+        vals = [s[key] for s in per_seed if s.get(key) is not None]
+        out[key] = float(np.mean(vals)) if vals else None
+        out[f"{key}_std"] = float(np.std(vals)) if len(vals) > 1 else None
+    n = [s.get("n", 0) for s in per_seed]
+    out["bars"] = int(np.mean(n)) if n else 0
+    ic, bars = out["ic"], out["bars"]
+    if ic is not None and bars > 3:
+        # Fisher-z interval with overlapping labels counted once per horizon (effective n = bars / 5)
+        half = 1.96 / math.sqrt(max(bars / 5.0 - 3.0, 1.0))
+        z = math.atanh(max(min(ic, 0.999), -0.999))
+        out["ic_ci95"] = [math.tanh(z - half), math.tanh(z + half)]
+        out["measurable_skill"] = bool(out["ic_ci95"][0] > 0 or out["ic_ci95"][1] < 0)
+    per = [s for s in per_seed]
+    out["per_seed"] = per
+    return out
+
+
 def run_experiment(
     df: pd.DataFrame,
     cfg: StrategyConfig,
@@ -86,27 +114,52 @@ def run_experiment(
     seeds: list[int],
     cache_dir: str | Path | None = "backtests/cache",
     progress: bool = True,
+    train_frames: dict[str, pd.DataFrame] | None = None,
+    price_basis: str = "total",
+    say: Callable[[str], None] | None = None,
 ) -> ExperimentResult:
-    """Train on the training window, then backtest all four strategies per seed.
+    """Train on the training window, then backtest every strategy per seed on ``symbol``.
 
-    Buy-and-hold does not depend on the seed; it is run once and repeated per seed.
+    Args:
+        df: the test symbol's frame (with history before the test window).
+        cfg: strategy configuration.
+        period: train/validation/test windows.
+        symbol: the test symbol's name.
+        seeds: training seeds.
+        cache_dir: trained-model cache (None disables).
+        progress: tqdm bars during training.
+        train_frames: the training universe ``{symbol: frame}`` (default: ``{symbol: df}``).
+        price_basis: recorded in the summary (the frames must already be on it).
+        say: callback for stage lines.
+
+    Seed-independent controls (regime_rule, sma200, buy_and_hold) run once and are repeated per seed.
     """
-    res = ExperimentResult(symbol, period, list(seeds), {k: [] for k in STRATEGY_ORDER})
-    bh = run_backtest(df, "buy_and_hold", cfg, period.test_start, period.test_end)
+    say = say or (lambda _msg: None)
+    train = train_frames if train_frames is not None else {symbol: df}
+    res = ExperimentResult(symbol, period, list(seeds), {k: [] for k in ALL_STRATEGIES}, price_basis=price_basis,
+                           train_symbols=sorted(train))
+    say(f"features: {symbol} {df.index[0].date()}..{df.index[-1].date()}")
+    sf = symbol_features(df.loc[: period.test_end], cfg, symbol)
+    seedless = run_suite(df, sf, cfg, period.test_start, period.test_end, models=None, kinds=SEEDLESS)
+    for kind, r in seedless.results.items():
+        say(f"backtest {kind}: return {r.metrics['total_return'] * 100:+.1f}%")
     for seed in seeds:
         t0 = time.perf_counter()
-        models = train_models(df, cfg, period, seed=seed, cache_dir=cache_dir, progress=progress)
+        models = train_models(train, cfg, period, seed=seed, cache_dir=cache_dir, progress=progress, say=say)
         res.training.append({"seed": seed, "cache_key": models.key, "cached": models.cached,
                              "seconds": round(time.perf_counter() - t0, 2)})
         res.models[seed] = models
-        steps, lr = models.maml.config.inner_steps, models.maml.config.inner_lr
-        res.runs["maml"].append(run_backtest(df, "maml", cfg, period.test_start, period.test_end,
-                                             model=models.maml, adapt_steps=steps, adapt_lr=lr))
-        res.runs["static"].append(run_backtest(df, "static", cfg, period.test_start, period.test_end,
-                                               model=models.static))
-        res.runs["naive_finetune"].append(run_backtest(df, "naive_finetune", cfg, period.test_start, period.test_end,
-                                                       model=models.static, adapt_steps=steps, adapt_lr=lr))
-        res.runs["buy_and_hold"].append(bh)
+        suite = run_suite(df, sf, cfg, period.test_start, period.test_end, models=models, seed=seed,
+                          kinds=tuple(k for k in ALL_STRATEGIES if k not in SEEDLESS))
+        for kind in ALL_STRATEGIES:
+            r = suite.results.get(kind) or seedless.results.get(kind)
+            if r is not None:
+                res.runs[kind].append(r)
+                if kind not in SEEDLESS:
+                    say(f"backtest {kind} (seed {seed}): return {r.metrics['total_return'] * 100:+.1f}%")
+        for model, sc in suite.skill.items():
+            res.skill.setdefault(model, []).append(sc)
+    res.runs = {k: v for k, v in res.runs.items() if v}
     return res
 
 
@@ -127,12 +180,22 @@ def _fmt(mean: Any, std: Any, pct: bool, nseeds: int, count: bool = False) -> st
 
 
 _COLUMNS = [
-    ("total_return", "Return", True), ("cagr", "CAGR", True), ("sharpe", "Sharpe", False),
-    ("sortino", "Sortino", False), ("max_drawdown", "MaxDD", True), ("calmar", "Calmar", False),
-    ("trades", "Trades", False), ("exposure", "Exposure", True), ("turnover", "Turnover", False),
-    ("adaptations", "Adapts", False), ("post_transition_return", "Ret20|trans", True),
-    ("post_transition_worst_drawdown", "WorstDD20|trans", True),
+    ("total_return", "Return", True), ("sharpe", "Sharpe", False), ("max_drawdown", "MaxDD", True),
+    ("calmar", "Calmar", False), ("trades", "Trades", False), ("exposure", "Exposure", True),
+    ("exposure_bear_high_vol", "Exp bear-hv", True), ("exposure_other_regimes", "Exp other", True),
+    ("turnover", "Turnover", False), ("adaptations", "Adapts", False),
+    ("post_transition_return", "Ret 20d after trans", True),
 ]
+
+#: one line per column of the printed table
+TABLE_LEGEND = (
+    "Return: total return over the test window (price basis in the header). Sharpe: daily, annualised, rf = 0. "
+    "MaxDD: largest peak-to-trough fall. Calmar: CAGR / MaxDD. Trades: fills. Exposure: mean |position| / value; "
+    "Exp bear-hv / Exp other: the same on bear/high-volatility bars and on all other bars. Turnover: traded value / "
+    "mean value. Adapts: model adaptations. Ret 20d after trans: mean return over the 20 bars after each confirmed "
+    "regime transition. ± is the std across seeds. exposure_matched is a diagnostic: a constant mix at MAML's "
+    "realised exposure in the same window."
+)
 
 
 def format_comparisons(summary: dict[str, Any]) -> str:
@@ -149,6 +212,20 @@ def format_comparisons(summary: dict[str, Any]) -> str:
             f"max drawdown {dd['mean_diff'] * 100:+.1f} pp (lower in {dd['maml_better_seeds']}/{dd['seeds']})"
         )
     return "\n".join(lines)
+
+
+def format_skill(summary: dict[str, Any]) -> str:
+    """Markdown table of each model's skill on the test bars (mean over seeds)."""
+    rows = ["| model | IC (95% CI) | hit rate | MSE / MSE(0) | skill |", "|---|---|---|---|---|"]
+    for name, s in summary.get("skill", {}).items():
+        ic = "n/a" if s.get("ic") is None else f"{s['ic']:+.3f}"
+        if s.get("ic_ci95"):
+            ic += f" ({s['ic_ci95'][0]:+.3f}, {s['ic_ci95'][1]:+.3f})"
+        hit = "n/a" if s.get("hit_rate") is None else f"{s['hit_rate'] * 100:.1f}%"
+        rel = "n/a" if s.get("rel_mse") is None else f"{s['rel_mse']:.3f}"
+        verdict = "measurable" if s.get("measurable_skill") else "none measurable"
+        rows.append(f"| {name} | {ic} | {hit} | {rel} | {verdict} |")
+    return "\n".join(rows)
 
 
 def format_table(summary: dict[str, Any]) -> str:

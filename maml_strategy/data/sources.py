@@ -55,7 +55,8 @@ def candidate_paths(symbol: str, path: str | os.PathLike | None = None) -> list[
     env = os.environ.get(ENV_VAR)
     out.append((f"${ENV_VAR}", Path(env) / fname if env else Path(f"${ENV_VAR} (unset)")))
     out.append(("./data cache", _cache_dir() / fname))
-    shared = [Path.cwd().parent / "shared" / "data" / fname, _REPO_ROOT.parent / "shared" / "data" / fname]
+    shared = [base / sub / fname for base in (Path.cwd().parent / "shared" / "data", _REPO_ROOT.parent / "shared" / "data")
+              for sub in (".", "universe")]
     seen: set[Path] = set()
     for p in shared:
         rp = p.resolve()

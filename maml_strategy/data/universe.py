@@ -161,12 +161,12 @@ def load_universe(
         try:
             frames[sym] = load_ohlcv(sym, start, end, path=path, adjust=adjust, min_rows=min_rows)
         except DataError as exc:
-            first = str(exc).strip().splitlines()[0]
-            failed.append(f"{sym}: {first}")
+            reason = " ".join(str(exc).split())
+            failed.append(f"{sym} ({reason[:300]}{'...' if len(reason) > 300 else ''})")
     if failed and (not skip_bad or not frames):
-        hint = "" if skip_bad else " Fix or remove them, or pass --skip-bad-symbols to continue without them."
-        raise DataError(f"{len(failed)} of {len(uni.symbols)} symbol(s) in {uni.source!r} failed to load:\n  - "
-                        + "\n  - ".join(failed) + "\n" + hint.strip())
+        hint = "" if skip_bad else "; fix or remove them, or pass --skip-bad-symbols to continue without them"
+        raise DataError(f"{len(failed)} of {len(uni.symbols)} symbol(s) in {uni.source!r} failed to load: "
+                        + "; ".join(failed) + hint)
     if failed:
         warnings.warn(f"skipping {len(failed)} symbol(s) that failed to load: " + "; ".join(failed),
                       DataWarning, stacklevel=2)

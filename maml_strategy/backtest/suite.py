@@ -1,0 +1,126 @@
+"""All strategies of one (symbol, test window, seed), and the skill of every model on it.
+
+Learned strategies trade the models of one training window; the controls have
+no net. ``exposure_matched`` holds MAML's realised mean exposure of the same
+window as a constant mix, so it is a diagnostic, not a tradable strategy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from maml_strategy.backtest.runner import BacktestResult, run_backtest
+from maml_strategy.backtest.stats import skill_scores
+from maml_strategy.config import StrategyConfig
+from maml_strategy.dataset import SymbolFeatures
+from maml_strategy.engine import Precomputed
+
+__all__ = ["LEARNED", "CONTROLS", "SEEDLESS", "ALL_STRATEGIES", "SuiteResult", "run_suite", "model_skill"]
+
+LEARNED = ("maml", "static", "naive_finetune")  # strategies that trade a trained model
+CONTROLS = ("regime_rule", "sma200", "exposure_matched", "buy_and_hold")  # no net
+SEEDLESS = ("regime_rule", "sma200", "buy_and_hold")  # do not depend on the training seed
+ALL_STRATEGIES = LEARNED + CONTROLS
+
+
+@dataclass
+class SuiteResult:
+    """Backtests and skill of one (symbol, window, seed)."""
+
+    symbol: str
+    seed: int
+    results: dict[str, BacktestResult] = field(default_factory=dict)
+    skill: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> skill_scores
+
+
+def _test_rows(sf: SymbolFeatures, start: pd.Timestamp, end: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the test window and their realised labels (NaN where the horizon passes ``end``)."""
+    a, b = sf.pos(start), sf.pos(end, side="right")
+    y = sf.y[a:b].copy()
+    if b - a > sf.horizon:
+        y[len(y) - sf.horizon:] = np.nan
+    else:
+        y[:] = np.nan
+    return np.arange(a, b), y
+
+
+def model_skill(learner: Any, sf: SymbolFeatures, start: Any, end: Any) -> dict[str, Any]:
+    """Skill of an un-adapted model over a test window, predicting every bar in one batch."""
+    rows, y = _test_rows(sf, pd.Timestamp(start), pd.Timestamp(end))
+    x = sf.x[rows]
+    ok = np.isfinite(x).all(axis=1)
+    pred = np.full(len(rows), np.nan)
+    if ok.any():
+        xs = learner.scaler.transform(x[ok]).astype(np.float32)
+        with torch.no_grad():
+            pred[ok] = np.asarray(learner.predict(torch.from_numpy(xs)), dtype=np.float64)
+    return skill_scores(pred, y)
+
+
+def _decision_skill(result: BacktestResult, sf: SymbolFeatures, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, Any]:
+    rows, y = _test_rows(sf, start, end)
+    pred = result.decisions["prediction"].reindex(pd.DatetimeIndex(sf.index[rows])).to_numpy(dtype=np.float64)
+    return skill_scores(pred, y)
+
+
+def run_suite(
+    df: pd.DataFrame,
+    sf: SymbolFeatures,
+    cfg: StrategyConfig,
+    test_start: Any,
+    test_end: Any,
+    *,
+    models: Any | None,
+    seed: int = 0,
+    kinds: tuple[str, ...] = ALL_STRATEGIES,
+) -> SuiteResult:
+    """Backtest ``kinds`` on one symbol and window, and score every model's skill.
+
+    Args:
+        df: the symbol's OHLCV frame (with warm-up history before ``test_start``).
+        sf: its :class:`~maml_strategy.dataset.SymbolFeatures` (from the same frame).
+        cfg: strategy configuration.
+        test_start, test_end: the test window.
+        models: :class:`~maml_strategy.backtest.train.TrainedModels` (None: controls only).
+        seed: recorded in the result.
+        kinds: strategies to run (``exposure_matched`` needs ``maml``).
+
+    Returns:
+        :class:`SuiteResult`; ``skill`` has ``maml`` (adapted, as traded), ``maml_unadapted``,
+        ``static`` and ``naive_finetune``.
+    """
+    start, end = pd.Timestamp(test_start), pd.Timestamp(test_end)
+    pre = Precomputed.from_symbol_features(sf)
+    out = SuiteResult(sf.symbol, seed)
+    learned = {"maml": getattr(models, "maml", None), "static": getattr(models, "static", None),
+               "naive_finetune": getattr(models, "static", None)}
+    for kind in kinds:
+        if kind in learned:
+            model = learned[kind]
+            if model is None:
+                continue
+            steps = lr = None
+            if kind in ("maml", "naive_finetune") and models.maml is not None:
+                steps, lr = models.maml.config.inner_steps, models.maml.config.inner_lr
+            out.results[kind] = run_backtest(df, kind, cfg, start, end, model=model, adapt_steps=steps,
+                                             adapt_lr=lr, precomputed=pre)
+        elif kind == "exposure_matched":
+            if "maml" not in out.results:
+                continue
+            exposure = float(out.results["maml"].metrics.get("exposure") or 0.0)
+            out.results[kind] = run_backtest(df, kind, cfg, start, end, precomputed=pre,
+                                             exposure=min(exposure, cfg.trading.max_exposure))
+        else:
+            out.results[kind] = run_backtest(df, kind, cfg, start, end, precomputed=pre)
+    if models is not None:
+        out.skill["maml_unadapted"] = model_skill(models.maml, sf, start, end)
+        out.skill["static"] = model_skill(models.static, sf, start, end)
+        for kind in ("maml", "naive_finetune"):
+            if kind in out.results:
+                out.skill[kind] = _decision_skill(out.results[kind], sf, start, end)
+    return out

@@ -1,0 +1,140 @@
+"""Summaries of a universe walk-forward: aggregate table, paired intervals, skill, heat map.
+
+Example:
+    >>> rows = pd.DataFrame({"symbol": ["A", "A"], "year": [2008, 2008], "seed": [0, 0],
+    ...                      "strategy": ["maml", "buy_and_hold"], "total_return": [0.1, 0.0],
+    ...                      "sharpe": [1.0, 0.0], "max_drawdown": [0.1, 0.2], "exposure": [0.5, 1.0]})
+    >>> aggregate(rows)["maml"]["mean_return"]
+    0.1
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from maml_strategy.backtest.stats import mean_ci, paired_comparison
+
+__all__ = ["aggregate", "comparisons", "skill_table", "format_walk_forward", "plot_heatmap", "NO_NET_CONTROLS"]
+
+NO_NET_CONTROLS = ("regime_rule", "sma200", "buy_and_hold")  # tradable controls (exposure_matched is a diagnostic)
+
+
+def aggregate(rows: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per strategy: mean/median Sharpe, mean return, worst drawdown, mean exposure (over symbol-year-seed rows)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, g in rows.groupby("strategy", sort=False):
+        out[str(name)] = {
+            "mean_sharpe": float(g["sharpe"].mean()), "median_sharpe": float(g["sharpe"].median()),
+            "mean_return": float(g["total_return"].mean()), "median_return": float(g["total_return"].median()),
+            "worst_drawdown": float(g["max_drawdown"].max()), "mean_exposure": float(g["exposure"].mean()),
+            "mean_exposure_bear_high_vol": _mean(g.get("exposure_bear_high_vol")),
+            "mean_exposure_other_regimes": _mean(g.get("exposure_other_regimes")),
+            "rows": int(len(g)),
+        }
+    return out
+
+
+def _mean(s: pd.Series | None) -> float | None:
+    if s is None:
+        return None
+    v = pd.to_numeric(s, errors="coerce").dropna()
+    return float(v.mean()) if len(v) else None
+
+
+def comparisons(rows: pd.DataFrame, learner: str = "maml", *, n_boot: int = 2000) -> dict[str, Any]:
+    """``learner`` minus every other strategy, for Sharpe and total return, with cluster-bootstrap CIs."""
+    out: dict[str, Any] = {}
+    for other in rows["strategy"].unique():
+        if other == learner:
+            continue
+        out[f"{learner}_vs_{other}"] = {m: paired_comparison(rows, learner, str(other), m, n_boot=n_boot)
+                                        for m in ("sharpe", "total_return")}
+    return out
+
+
+def skill_table(skill: pd.DataFrame, *, n_boot: int = 2000) -> dict[str, Any]:
+    """Per model: IC, hit rate and relative MSE with intervals over symbol-years, overall and per year."""
+    out: dict[str, Any] = {}
+    if skill.empty:
+        return out
+    for model, g in skill.groupby("model", sort=False):
+        cells = g.groupby(["symbol", "year"], as_index=False)[["ic", "hit_rate", "rel_mse"]].mean()
+        entry: dict[str, Any] = {k: mean_ci(cells, k, n_boot=n_boot) for k in ("ic", "hit_rate", "rel_mse")}
+        ci = entry["ic"]["ci95"]
+        entry["measurable_skill"] = bool(ci is not None and (ci[0] > 0 or ci[1] < 0))
+        entry["per_year"] = {}
+        for year, gy in cells.groupby("year"):
+            ic = gy["ic"].dropna()
+            se = float(ic.std(ddof=1) / np.sqrt(len(ic))) if len(ic) > 1 else float("nan")
+            entry["per_year"][int(year)] = {"ic": float(ic.mean()) if len(ic) else None,
+                                            "ic_ci95": [float(ic.mean() - 1.96 * se), float(ic.mean() + 1.96 * se)]
+                                            if np.isfinite(se) else None,
+                                            "hit_rate": float(gy["hit_rate"].mean()), "symbols": int(len(ic))}
+        out[str(model)] = entry
+    return out
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x * 100:+.1f}%"
+
+
+def _ci(c: dict[str, Any] | None, scale: float = 1.0, unit: str = "") -> str:
+    if not c or c.get("mean_diff") is None:
+        return "n/a"
+    lo, hi = c["ci95"]
+    return f"{c['mean_diff'] * scale:+.2f}{unit} ({lo * scale:+.2f}, {hi * scale:+.2f}), ahead in {c['share_ahead'] * 100:.0f}%"
+
+
+def format_walk_forward(summary: dict[str, Any]) -> str:
+    """Readable tables: aggregate per strategy, paired comparisons with CIs, skill per model."""
+    lines = ["| strategy | mean Sharpe | median Sharpe | mean return | median return | worst DD | mean exposure | "
+             "exp. bear-hv | exp. other |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, a in summary["aggregate"].items():
+        lines.append(f"| {name} | {a['mean_sharpe']:.2f} | {a['median_sharpe']:.2f} | {_pct(a['mean_return'])} | "
+                     f"{_pct(a['median_return'])} | {a['worst_drawdown'] * 100:.1f}% | {a['mean_exposure'] * 100:.0f}% | "
+                     f"{_pct(a['mean_exposure_bear_high_vol'])} | {_pct(a['mean_exposure_other_regimes'])} |")
+    lines += ["", "Paired differences, mean over symbol-years (95% CI: bootstrap resampling symbols and years):", "",
+              "| comparison | Sharpe diff | return diff (pp) |", "|---|---|---|"]
+    for name, c in summary["comparisons"].items():
+        lines.append(f"| {name} | {_ci(c.get('sharpe'))} | {_ci(c.get('total_return'), 100.0)} |")
+    if summary.get("skill"):
+        lines += ["", "Skill on the test bars (mean over symbol-years, 95% CI):", "",
+                  "| model | IC | hit rate | MSE / MSE(0) | skill |", "|---|---|---|---|---|"]
+        for model, s in summary["skill"].items():
+            ic, hit, rel = s["ic"], s["hit_rate"], s["rel_mse"]
+            fmt = lambda d, k=1.0, p=3: "n/a" if d["mean"] is None else (  # noqa: E731
+                f"{d['mean'] * k:.{p}f} ({d['ci95'][0] * k:.{p}f}, {d['ci95'][1] * k:.{p}f})")
+            lines.append(f"| {model} | {fmt(ic)} | {fmt(hit, 100.0, 1)}% | {fmt(rel)} | "
+                         f"{'measurable' if s['measurable_skill'] else 'none measurable'} |")
+    return "\n".join(lines)
+
+
+def plot_heatmap(rows: pd.DataFrame, path: str | Path, learner: str = "maml") -> Path | None:
+    """Heat map of symbols x years: ``learner``'s return minus the best no-net control's return in that cell."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cell = rows.groupby(["symbol", "year", "strategy"])["total_return"].mean().unstack("strategy")
+    controls = [c for c in NO_NET_CONTROLS if c in cell.columns]
+    if learner not in cell.columns or not controls:
+        return None
+    diff = (cell[learner] - cell[controls].max(axis=1)).unstack("year") * 100.0
+    fig, ax = plt.subplots(figsize=(1.2 + 0.45 * diff.shape[1], 1.0 + 0.18 * diff.shape[0]))
+    lim = float(np.nanpercentile(np.abs(diff.to_numpy()), 95)) or 1.0
+    im = ax.imshow(diff.to_numpy(), aspect="auto", cmap="RdBu", vmin=-lim, vmax=lim, interpolation="nearest")
+    ax.set_xticks(range(diff.shape[1]), [str(c) for c in diff.columns], rotation=90, fontsize=7)
+    ax.set_yticks(range(diff.shape[0]), list(diff.index), fontsize=6)
+    ax.set_title(f"{learner} return minus the best no-net control ({', '.join(controls)}), percentage points",
+                 fontsize=8)
+    fig.colorbar(im, ax=ax, label="pp")
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

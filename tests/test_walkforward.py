@@ -1,0 +1,132 @@
+"""Universe walk-forward: local and Ray give identical results; a stopped run resumes from its cache; bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from maml_strategy.backtest.stats import bootstrap_mean_ci, paired_comparison
+from maml_strategy.data import synthetic_ohlcv
+from tests.helpers import run_script, tiny_config_file
+
+
+def _universe(folder: Path, n: int = 3) -> Path:
+    d = folder / "uni"
+    d.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        df = synthetic_ohlcv(2300, seed=20 + i, start="2000-01-03").drop(columns="regime")
+        out = pd.DataFrame({"Open": df["open"], "High": df["high"], "Low": df["low"], "Close": df["close"],
+                            "Adj Close": df["close"] * np.linspace(0.95, 1.0, len(df)), "Volume": df["volume"]})
+        out.index.name = "Date"
+        out.to_csv(d / f"S{i}.csv")
+    return d
+
+
+def _wf(tmp: Path, uni: Path, *extra: str, cache: str = "cache", out: str = "out"):
+    return run_script("walk_forward.py", "--universe", str(uni), "--first", "2007", "--last", "2008",
+                      "--train-years", "5", "--config", str(tiny_config_file(tmp)), "--cache-dir", str(tmp / cache),
+                      "--out", str(tmp / out), "--quiet", *extra, cwd=tmp)
+
+
+def _results(tmp: Path, out: str) -> list[dict]:
+    rows = json.loads((tmp / out / "summary.json").read_text())["results"]
+    return sorted(rows, key=lambda r: (r["symbol"], r["year"], r["seed"], r["strategy"]))
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("wf")
+    uni = _universe(tmp)
+    r = _wf(tmp, uni)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return tmp, uni, r
+
+
+def test_local_run_writes_summary(local_run) -> None:
+    tmp, _, r = local_run
+    s = json.loads((tmp / "out" / "summary.json").read_text())
+    assert s["price_basis"] == "total" and s["executor"] == "local" and s["years"] == [2007, 2008]
+    kinds = {row["strategy"] for row in s["results"]}
+    assert kinds == {"maml", "static", "naive_finetune", "regime_rule", "sma200", "exposure_matched", "buy_and_hold"}
+    assert len(s["results"]) == 3 * 2 * 7
+    cmp = s["comparisons"]["maml_vs_buy_and_hold"]["sharpe"]
+    assert cmp["ci95"][0] <= cmp["mean_diff"] <= cmp["ci95"][1]
+    assert set(s["skill"]) >= {"maml", "maml_unadapted", "static", "naive_finetune"}
+    assert (tmp / "out" / "heatmap.png").is_file()
+    assert "mean Sharpe" in r.stdout
+
+
+def test_resume_reuses_finished_tasks(local_run) -> None:
+    tmp, uni, _ = local_run
+    results = sorted((tmp / "cache" / "wf").glob("*.json"))
+    assert len(results) == 6
+    results[0].unlink()  # as if the run had been killed before this task finished
+    r = _wf(tmp, uni, out="out2")
+    assert r.returncode == 0, r.stderr[-2000:]
+    s = json.loads((tmp / "out2" / "summary.json").read_text())
+    assert s["tasks"]["backtest_cached"] == 5 and s["tasks"]["train_cached"] == s["tasks"]["train"]
+    assert _results(tmp, "out2") == _results(tmp, "out")
+
+
+def test_ray_gives_identical_results(local_run) -> None:
+    pytest.importorskip("ray")
+    tmp, uni, _ = local_run
+    r = _wf(tmp, uni, "--executor", "ray", "--workers", "2", cache="cache_ray", out="out_ray")
+    assert r.returncode == 0, r.stderr[-3000:]
+    s = json.loads((tmp / "out_ray" / "summary.json").read_text())
+    assert s["executor"] == "ray" and s["tasks"]["backtest_cached"] == 0
+    assert _results(tmp, "out_ray") == _results(tmp, "out")
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--first", "2009", "--last", "2008"], "--first 2009 is after --last 2008"),
+    (["--symbols", "S0,NOPE"], "NOPE"),
+    (["--executor", "ray", "--ray-address", "127.0.0.1:9"], "does not answer"),
+])
+def test_bad_arguments_one_line_exit_2(tmp_path: Path, args, match) -> None:
+    uni = _universe(tmp_path, 1)
+    r = run_script("walk_forward.py", "--universe", str(uni), "--out", str(tmp_path / "o"), "--quiet",
+                   "--cache-dir", str(tmp_path / "c"), *args, cwd=tmp_path)
+    assert r.returncode == 2
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and match in last
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_universe_files_exit_2(tmp_path: Path) -> None:
+    uni = _universe(tmp_path, 2)
+    (uni / "S1.csv").write_text("garbage\n1,2\n")
+    (tmp_path / "empty").mkdir()
+    yaml_missing = tmp_path / "u.yaml"
+    yaml_missing.write_text(f"symbols: [S0, MISSING]\npath: {uni}\n")
+    for spec, match in ((uni, "S1"), (tmp_path / "empty", "no .csv files"), (yaml_missing, "MISSING")):
+        r = run_script("walk_forward.py", "--universe", str(spec), "--out", str(tmp_path / "o"), "--quiet",
+                       "--cache-dir", str(tmp_path / "c"), cwd=tmp_path)
+        assert r.returncode == 2, r.stderr
+        lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
+        assert lines[-1].startswith("error: ") and match in lines[-1], lines
+        assert not (tmp_path / "o").exists() and not (tmp_path / "c").exists()
+
+
+def test_cluster_bootstrap_covers_and_resamples_years() -> None:
+    rng = np.random.default_rng(0)
+    d = rng.normal(0.0, 1.0, (30, 10))
+    lo, hi = bootstrap_mean_ci(d, n_boot=500, seed=1)
+    assert lo < d.mean() < hi
+    d[:, 0] += 50.0  # one "crash year" with a huge effect must widen the interval a lot
+    lo2, hi2 = bootstrap_mean_ci(d, n_boot=500, seed=1)
+    assert (hi2 - lo2) > 5 * (hi - lo)
+
+
+def test_paired_comparison_pairs_seedless_controls_with_every_seed() -> None:
+    rows = pd.DataFrame([
+        {"symbol": "A", "year": 2008, "seed": 0, "strategy": "maml", "sharpe": 1.0},
+        {"symbol": "A", "year": 2008, "seed": 1, "strategy": "maml", "sharpe": 0.0},
+        {"symbol": "A", "year": 2008, "seed": 0, "strategy": "buy_and_hold", "sharpe": 0.2},
+    ])
+    c = paired_comparison(rows, "maml", "buy_and_hold", "sharpe", n_boot=50)
+    assert c["mean_diff"] == pytest.approx(0.3) and c["cells"] == 1
