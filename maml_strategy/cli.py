@@ -113,7 +113,16 @@ def error(message: str, flag: str | None = None) -> NoReturn:
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Show every default; keep the description's and epilog's line breaks."""
+    """Show every default; keep the description's and epilog's line breaks.
+
+    A ``None`` default is shown only for options without help text (the help
+    should then say what leaving the option unset means).
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None and action.help and "%(default)" not in action.help:
+            return action.help
+        return super()._get_help_string(action)
 
 
 class ArgumentParser(argparse.ArgumentParser):
