@@ -21,40 +21,45 @@ import time
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from maml_strategy.backtest.fewshot import FewShotConfig, FewShotResult, run_fewshot
-from maml_strategy.data import load_ohlcv
-from maml_strategy.errors import MamlStrategyError
+from maml_strategy.cli import error, iso_date, make_parser, non_negative_int, positive_float, positive_int, run_main
+
+if TYPE_CHECKING:  # torch is imported only after the arguments are validated (see _main)
+    from maml_strategy.backtest.fewshot import FewShotResult
 
 __all__ = ["main", "build_parser", "format_table"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options (defaults reproduce the published table)."""
-    ap = argparse.ArgumentParser(description="Few-shot regime evaluation: MAML vs static fine-tuning on SPY")
-    ap.add_argument("--symbol", default="SPY")
-    ap.add_argument("--train-start", default="1995-01-01")
-    ap.add_argument("--train-end", default="2005-12-31")
-    ap.add_argument("--test-start", default="2006-01-01")
-    ap.add_argument("--test-end", default="2007-12-31")
-    ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--meta-epochs", type=int, default=12)
-    ap.add_argument("--steps-per-epoch", type=int, default=15)
-    ap.add_argument("--static-epochs", type=int, default=40)
-    ap.add_argument("--patience", type=int, default=5)
-    ap.add_argument("--support-size", type=int, default=16, help="K (2006-07 regime segments are short: 22-127 bars)")
-    ap.add_argument("--query-size", type=int, default=8)
-    ap.add_argument("--horizon", type=int, default=5)
-    ap.add_argument("--inner-steps", type=int, default=5)
-    ap.add_argument("--lr", type=float, default=0.01, help="inner / fine-tuning SGD step (same for all methods)")
-    ap.add_argument("--outer-lr", type=float, default=0.001)
-    ap.add_argument("--hidden-dim", type=int, default=32, help="the product default (config.ModelConfig)")
-    ap.add_argument("--min-segment", type=int, default=20)
-    ap.add_argument("--first-order", action="store_true")
-    ap.add_argument("--steps", type=int, nargs="+", default=[0, 1, 5, 10])
-    ap.add_argument("--progress", action="store_true")
-    ap.add_argument("--out", default="backtests/results/fewshot/")
+    ap = make_parser(__doc__)
+    ap.add_argument("--symbol", default="SPY", help="ticker")
+    ap.add_argument("--train-start", type=iso_date, default="1995-01-01", help="first meta-training day")
+    ap.add_argument("--train-end", type=iso_date, default="2005-12-31", help="last meta-training day")
+    ap.add_argument("--test-start", type=iso_date, default="2006-01-01", help="first evaluation day (after --train-end)")
+    ap.add_argument("--test-end", type=iso_date, default="2007-12-31", help="last evaluation day")
+    ap.add_argument("--seeds", type=positive_int, default=5, help="number of seeds (0..N-1)")
+    ap.add_argument("--meta-epochs", type=positive_int, default=12, help="MAML meta-epochs (early stopping)")
+    ap.add_argument("--steps-per-epoch", type=positive_int, default=15, help="MAML meta-batches per epoch")
+    ap.add_argument("--static-epochs", type=positive_int, default=40, help="static model: maximum epochs")
+    ap.add_argument("--patience", type=positive_int, default=5, help="early-stopping patience of both models")
+    ap.add_argument("--support-size", type=positive_int, default=16,
+                    help="K (2006-07 regime segments are short: 22-127 bars)")
+    ap.add_argument("--query-size", type=positive_int, default=8, help="Q query samples per task")
+    ap.add_argument("--horizon", type=non_negative_int, default=5, help="label horizon in bars")
+    ap.add_argument("--inner-steps", type=positive_int, default=5, help="MAML inner SGD steps during meta-training")
+    ap.add_argument("--lr", type=positive_float, default=0.01, help="inner / fine-tuning SGD step (same for all methods)")
+    ap.add_argument("--outer-lr", type=positive_float, default=0.001, help="MAML meta-update (Adam) step")
+    ap.add_argument("--hidden-dim", type=positive_int, default=32, help="the product default (config.ModelConfig)")
+    ap.add_argument("--min-segment", type=positive_int, default=20, help="drop regime segments shorter than this")
+    ap.add_argument("--first-order", action="store_true", help="first-order MAML")
+    ap.add_argument("--steps", type=non_negative_int, nargs="+", default=[0, 1, 5, 10],
+                    help="adaptation steps to report")
+    ap.add_argument("--progress", action="store_true", help="show MAML's progress bar")
+    ap.add_argument("--out", default="backtests/results/fewshot/", help="output folder")
     return ap
 
 
@@ -90,9 +95,17 @@ def format_table(res: FewShotResult, runs: list[dict[str, Any]], steps: list[int
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """CLI entry point; prints a markdown table and writes ``fewshot_<symbol>.json`` to ``--out``."""
+def _main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Prints a markdown table and writes ``fewshot_<symbol>.json`` to ``--out``."""
     args = build_parser().parse_args(argv)
+    if not args.train_start < args.train_end < args.test_start <= args.test_end:
+        error(f"the windows must be in order, train-start < train-end < test-start <= test-end; got "
+              f"{args.train_start} < {args.train_end} < {args.test_start} <= {args.test_end}",
+              flag="--train-start/--train-end/--test-start/--test-end")
+    # the arguments are valid: only now pay for torch
+    from maml_strategy.backtest.fewshot import FewShotConfig, run_fewshot
+    from maml_strategy.data import load_ohlcv
+
     t_start = time.perf_counter()
     cfg = FewShotConfig(
         support_size=args.support_size, query_size=args.query_size, horizon=args.horizon, min_segment=args.min_segment,
@@ -125,9 +138,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return summary
 
 
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the exit code (0 ok, 2 bad input: one ``error: ...`` line on stderr)."""
+    return run_main(_main, argv)
+
+
 if __name__ == "__main__":
-    try:
-        main()
-    except MamlStrategyError as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(main())

@@ -12,7 +12,6 @@ Writes backtests/results/select_<period>_s<seeds>_stride<stride>.json and prints
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import sys
@@ -20,6 +19,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from maml_strategy.cli import error, make_parser, positive_int, run_main
 
 HERE = Path(__file__).resolve().parent
 
@@ -45,18 +46,32 @@ def _apply(cfg, changes):
     return cfg
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--period", default="2008")
-    ap.add_argument("--symbol", default="SPY")
-    ap.add_argument("--seeds", type=int, default=2)
-    ap.add_argument("--only", nargs="*", help="candidate names to run")
-    ap.add_argument("--stride", type=int, default=4,
+def build_parser():
+    """Command-line options."""
+    ap = make_parser(__doc__)
+    ap.add_argument("--period", default="2008", help="a period of backtests/periods.yaml (its test window is never loaded)")
+    ap.add_argument("--symbol", default="SPY", help="ticker")
+    ap.add_argument("--seeds", type=positive_int, default=2, help="number of seeds (0..N-1)")
+    ap.add_argument("--only", nargs="*", help=f"candidate names to run; unset: all of {', '.join(CANDIDATES)}")
+    ap.add_argument("--stride", type=positive_int, default=4,
                     help="bars between consecutive validation support blocks (smaller = more, overlapping tasks)")
-    ap.add_argument("--config", default=str(HERE.parent / "strategies" / "maml_regime.yaml"))
-    args = ap.parse_args(argv)
+    ap.add_argument("--config", default=str(HERE.parent / "strategies" / "maml_regime.yaml"), help="base YAML config")
+    return ap
 
-    from maml_strategy.backtest.periods import load_periods
+
+def _main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from maml_strategy.backtest.periods import load_periods  # no torch: validate before paying for it
+
+    periods = load_periods(HERE / "periods.yaml")
+    if args.period not in periods:
+        error(f"unknown period {args.period!r}; use one of {', '.join(periods)} (backtests/periods.yaml)", flag="--period")
+    unknown = sorted(set(args.only or ()) - set(CANDIDATES))
+    if unknown:
+        error(f"unknown candidate(s) {', '.join(unknown)}; use any of {', '.join(CANDIDATES)}", flag="--only")
+    if not Path(args.config).is_file():
+        error(f"no such file {args.config!r}; pass a YAML like strategies/maml_regime.yaml", flag="--config")
+
     from maml_strategy.backtest.fewshot import evaluate_learner
     from maml_strategy.backtest.train import prepare_training, train_models
 
@@ -66,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     from maml_strategy.config import load_config
     from maml_strategy.data import load_ohlcv
 
-    period = load_periods(HERE / "periods.yaml")[args.period]
+    period = periods[args.period]
     df = load_ohlcv(args.symbol, None, period.train_end)  # the test window is never loaded
     base = load_config(args.config)
     rows = {}
@@ -101,6 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     best = min(rows, key=lambda k: rows[k]["mean"]["maml"]["mse"])
     print(f"best by validation MAML query MSE: {best}; wrote {out}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the exit code (0 ok, 2 bad input: one ``error: ...`` line on stderr)."""
+    return run_main(_main, argv)
 
 
 if __name__ == "__main__":

@@ -35,13 +35,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
-from maml_strategy.backtest.fewshot import FewShotConfig, FewShotResult, run_fewshot
-from maml_strategy.data import load_ohlcv
+from maml_strategy.cli import make_parser, positive_float, positive_int, run_main
 from maml_strategy.data.sources import SOURCES
-from maml_strategy.errors import ConfigError, MamlStrategyError
+from maml_strategy.errors import ConfigError
+
+if TYPE_CHECKING:  # torch is imported only after the arguments are validated (see run)
+    from maml_strategy.backtest.fewshot import FewShotResult
 
 __all__ = ["main", "build_parser", "parse_years", "CURVE_STEPS", "LONG_STEPS"]
 
@@ -52,19 +56,19 @@ EVAL_YEARS = 2  # last years of --years held out for evaluation
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options."""
-    ap = argparse.ArgumentParser(description="Few-shot validation: MAML vs static fine-tuning on a new regime")
-    ap.add_argument("--symbol", default="SPY")
-    ap.add_argument("--data", default=None, help="CSV path (Yahoo format); default: search as load_ohlcv does")
+    ap = make_parser(__doc__)
+    ap.add_argument("--symbol", default="SPY", help="ticker")
+    ap.add_argument("--data", default=None, help="CSV path (Yahoo format); unset: search as load_ohlcv does")
     ap.add_argument("--source", default="auto", help=f"data source: {', '.join(SOURCES)}")
-    ap.add_argument("--years", default="1995-2007", help="A-B: train A..B-2, evaluate on B-1..B (default 1995-2007)")
-    ap.add_argument("--meta-epochs", type=int, default=12)
-    ap.add_argument("--inner-steps", type=int, default=5, help="MAML inner SGD steps during meta-training")
-    ap.add_argument("--support-size", type=int, default=16, help="K support samples per task")
-    ap.add_argument("--query-size", type=int, default=8, help="Q query samples per task")
-    ap.add_argument("--lr", type=float, default=0.01, help="inner / fine-tuning SGD step (same for both methods)")
-    ap.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--save-results", default="backtests/results/validate_maml/")
+    ap.add_argument("--years", default="1995-2007", help="A-B: train A..B-2, evaluate on B-1..B")
+    ap.add_argument("--meta-epochs", type=positive_int, default=12, help="MAML meta-training epochs")
+    ap.add_argument("--inner-steps", type=positive_int, default=5, help="MAML inner SGD steps during meta-training")
+    ap.add_argument("--support-size", type=positive_int, default=16, help="K support samples per task")
+    ap.add_argument("--query-size", type=positive_int, default=8, help="Q query samples per task")
+    ap.add_argument("--lr", type=positive_float, default=0.01, help="inner / fine-tuning SGD step (same for both methods)")
+    ap.add_argument("--seeds", type=positive_int, default=3, help="number of seeds (0..N-1)")
+    ap.add_argument("--device", default="cpu", help="torch device")
+    ap.add_argument("--save-results", default="backtests/results/validate_maml/", help="output folder")
     return ap
 
 
@@ -175,6 +179,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     a, b = parse_years(args.years)
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
+    # the arguments are valid: only now pay for torch
+    from maml_strategy.backtest.fewshot import FewShotConfig, run_fewshot
+    from maml_strategy.data import load_ohlcv
+
     train_start, train_end = f"{a}-01-01", f"{b - EVAL_YEARS}-12-31"
     test_start, test_end = f"{b - EVAL_YEARS + 1}-01-01", f"{b}-12-31"
     cfg = FewShotConfig(support_size=args.support_size, query_size=args.query_size, meta_epochs=args.meta_epochs,
@@ -219,15 +227,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI entry point; returns the exit code (0 ok, 2 bad input)."""
-    args = build_parser().parse_args(argv)
-    try:
-        run(args)
-    except MamlStrategyError as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
+def _main(argv: list[str] | None = None) -> int:
+    run(build_parser().parse_args(argv))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the exit code (0 ok, 2 bad input: one ``error: ...`` line on stderr)."""
+    return run_main(_main, argv)
 
 
 if __name__ == "__main__":

@@ -17,13 +17,13 @@ Run from the repository root::
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
 import numpy as np
 import pandas as pd
 
+from maml_strategy.cli import make_parser, positive_int, run_main
 from maml_strategy.errors import DataError
 from maml_strategy.features.extractor import MultiTimeframeExtractor
 from maml_strategy.regime import RegimeDetector
@@ -40,10 +40,10 @@ def _load(path: str | None) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--path", default=None, help="CSV with SPY daily bars")
-    ap.add_argument("--bars", type=int, default=500, help="bars for the per-bar transform_last benchmark")
-    ap.add_argument("--repeat", type=int, default=3, help="repetitions of the full-history timings (best kept)")
+    ap = make_parser(__doc__)
+    ap.add_argument("--path", default=None, help="CSV with SPY daily bars; unset: the library's lookup")
+    ap.add_argument("--bars", type=positive_int, default=500, help="bars for the per-bar transform_last benchmark")
+    ap.add_argument("--repeat", type=positive_int, default=3, help="repetitions of the full-history timings (best kept)")
     args = ap.parse_args(argv)
     df = _load(args.path)
     n = len(df)
@@ -89,4 +89,4 @@ def _timed(fn, before=None) -> float:  # noqa: ANN001 - tiny helper
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -21,21 +21,21 @@ Goals: adapt <= 5 ms, second-order meta-step <= 100 ms.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from maml_strategy.learner import sgd_adapt
-from maml_strategy.maml import MAML, MAMLConfig
-from maml_strategy.model import HierarchicalTimeframeNet
-from maml_strategy.tasks import TaskBatch
+from maml_strategy.cli import make_parser, positive_int, run_main
+
+if TYPE_CHECKING:  # torch is imported inside the functions, after the arguments are validated
+    from maml_strategy.tasks import TaskBatch
 
 __all__ = ["main", "run_benchmarks"]
 
@@ -52,6 +52,10 @@ def _median_ms(fn: Callable[[], object], reps: int, warmup: int = 3) -> float:
 
 
 def _batch(n: int, k: int, q: int, d: int) -> TaskBatch:
+    import torch
+
+    from maml_strategy.tasks import TaskBatch
+
     g = torch.Generator().manual_seed(0)
     return TaskBatch(
         torch.randn(n, k, d, generator=g),
@@ -67,6 +71,12 @@ def _batch(n: int, k: int, q: int, d: int) -> TaskBatch:
 
 def run_benchmarks(reps: int = 30, threads: tuple[int, ...] = (1, 2)) -> dict[str, dict[str, float]]:
     """Run all benchmarks; returns ``{f"threads={n}": {name: median_ms}}``."""
+    import torch
+
+    from maml_strategy.learner import sgd_adapt
+    from maml_strategy.maml import MAML, MAMLConfig
+    from maml_strategy.model import HierarchicalTimeframeNet
+
     torch.manual_seed(0)
     cfg = MAMLConfig(num_threads=None)  # we set threads ourselves
     maml = MAML(HierarchicalTimeframeNet(), cfg)
@@ -120,11 +130,15 @@ def run_benchmarks(reps: int = 30, threads: tuple[int, ...] = (1, 2)) -> dict[st
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     """CLI entry point: prints a markdown table (and writes JSON with ``--json``)."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=30, help="repetitions per measurement (adapt uses 4x)")
-    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--json", default=None, help="write results to this JSON file")
+    ap = make_parser(__doc__)
+    ap.add_argument("--reps", type=positive_int, default=30, help="repetitions per measurement (adapt uses 4x)")
+    ap.add_argument("--threads", type=positive_int, nargs="+", default=[1, 2], help="torch thread counts to compare")
+    ap.add_argument("--json", default=None, help="write results to this JSON file; unset: print only")
     args = ap.parse_args(argv)
+    import torch
+
+    from maml_strategy.model import HierarchicalTimeframeNet
+
     res = run_benchmarks(args.reps, tuple(args.threads))
     cols = list(res)
     net = HierarchicalTimeframeNet()
@@ -141,4 +155,4 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -12,18 +12,19 @@ Run from the repository root::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
+import sys
 
 import numpy as np
 
+from maml_strategy.cli import make_parser, run_main
 from maml_strategy.data import load_ohlcv
 from maml_strategy.regime import RegimeConfig, RegimeDetector, segments_from_codes
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--path", default=None, help="CSV with SPY daily bars (default: the library's lookup)")
+    ap = make_parser(__doc__)
+    ap.add_argument("--path", default=None, help="CSV with SPY daily bars; unset: the library's lookup")
     args = ap.parse_args(argv)
     df = load_ohlcv("SPY", "1995-01-01", "2007-12-31", path=args.path)
     print(f"SPY {df.index[0].date()} .. {df.index[-1].date()}: {len(df)} bars")
@@ -43,4 +44,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -11,10 +11,11 @@ Run from the repository root::
 
 from __future__ import annotations
 
-import argparse
+import sys
 
 import pandas as pd
 
+from maml_strategy.cli import make_parser, run_main
 from maml_strategy.data import load_ohlcv
 from maml_strategy.regime import RegimeDetector, segments_from_codes
 
@@ -44,8 +45,8 @@ def _period(labels: pd.Series, codes: pd.Series, start: str, end: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--path", default=None, help="CSV with SPY daily bars (default: the library's lookup)")
+    ap = make_parser(__doc__)
+    ap.add_argument("--path", default=None, help="CSV with SPY daily bars; unset: the library's lookup")
     args = ap.parse_args(argv)
     df = load_ohlcv("SPY", path=args.path)
     det = RegimeDetector()
@@ -60,4 +61,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -214,7 +214,8 @@ class TaskSampler:
             raise DataError(
                 f"TaskSampler: none of the {len(self.segments)} segments has enough valid samples: each needs "
                 f"{need} (support {self.support_size} + gap {self.horizon} + query {self.query_size}) rows with finite "
-                f"features and labels. Use smaller support_size/query_size, a lower min_length, or replace=True."
+                f"features and labels. Lower maml.support_size / maml.query_size in the config (--support-size / "
+                f"--query-size in the few-shot scripts) or train on a longer window with more regime segments."
             )
         self._rng = np.random.default_rng(self.seed)
         self._cursor = 0

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from maml_strategy.data.adjust import PRICE_BASES, apply_price_basis
-from maml_strategy.data.validate import DataWarning, validate_ohlcv
+from maml_strategy.data.validate import DataWarning, describe_window, validate_ohlcv
 from maml_strategy.errors import DataError
 
 __all__ = [
@@ -218,7 +218,7 @@ def _slice(df: pd.DataFrame, start: str | None, end: str | None, label: str, min
     out = df.loc[lo:hi]
     if out.empty:
         raise DataError(
-            f"[{label}] no rows between {start} and {end}; the data cover "
+            f"[{label}] no rows {describe_window(start, end)}; the data cover "
             f"{df.index[0].date()} .. {df.index[-1].date()}."
         )
     if lo is not None and out.index[0] - lo > pd.Timedelta(days=7):
@@ -231,7 +231,7 @@ def _slice(df: pd.DataFrame, start: str | None, end: str | None, label: str, min
         )
     if len(out) < min_rows:
         raise DataError(
-            f"[{label}] {len(out)} rows between {start} and {end}, but {min_rows} are needed; "
+            f"[{label}] {len(out)} rows {describe_window(start, end)}, but {min_rows} are needed; "
             "widen the date range."
         )
     return out.copy()
@@ -310,7 +310,8 @@ def _load_raw(
             tried.append(f"yfinance download: {exc}")
     raise DataError(
         f"no data found for {symbol!r}. Tried:\n  - " + "\n  - ".join(tried) + "\n"
-        f"Fix: pass path='/path/to/{symbol.upper()}.csv' (Yahoo format), set ${ENV_VAR} to a folder "
+        f"Fix: pass path='/path/to/{symbol.upper()}.csv' (--data PATH on the command line; Yahoo format), "
+        f"set ${ENV_VAR} to a folder "
         f"holding {symbol.upper()}.csv, put the file in ./data/, or connect to the internet for yfinance."
     )
 

@@ -22,13 +22,34 @@ import pandas as pd
 
 from maml_strategy.errors import DataError
 
-__all__ = ["DataWarning", "validate_ohlcv", "normalise_columns", "require_frame", "PRICE_COLUMNS", "OHLCV_COLUMNS"]
+__all__ = [
+    "DataWarning", "validate_ohlcv", "normalise_columns", "require_frame", "describe_window", "PRICE_COLUMNS", "OHLCV_COLUMNS",
+]
 
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
 OHLCV_COLUMNS: tuple[str, ...] = (*PRICE_COLUMNS, "volume")
 _OPTIONAL = ("adj_close",)
 _DATE_NAMES = ("date", "datetime", "timestamp", "time", "begins_at")
 
+
+
+def describe_window(start: object | None, end: object | None) -> str:
+    """Words for a date filter with optional ends, for messages.
+
+    Example:
+        >>> describe_window(None, "1991-12-31")
+        'up to 1991-12-31'
+        >>> describe_window("2008-01-01", None), describe_window(None, None)
+        ('from 2008-01-01 on', 'in the data')
+    """
+    d = lambda t: str(pd.Timestamp(t).date())  # noqa: E731
+    if start is not None and end is not None:
+        return f"between {d(start)} and {d(end)}"
+    if end is not None:
+        return f"up to {d(end)}"
+    if start is not None:
+        return f"from {d(start)} on"
+    return "in the data"
 
 class DataWarning(UserWarning):
     """A data problem was repaired; the message says what changed and how many rows."""
@@ -182,7 +203,7 @@ def validate_ohlcv(
     if start is not None or end is not None:
         df = df.loc[pd.Timestamp(start) if start is not None else None : pd.Timestamp(end) if end is not None else None]
         if df.empty:
-            raise DataError(f"[{source}] no rows between {start} and {end}; widen the date range.")
+            raise DataError(f"[{source}] no rows {describe_window(start, end)}; widen the date range.")
 
     dup = df.index.duplicated(keep="first")
     if dup.any():
