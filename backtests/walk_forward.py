@@ -31,61 +31,48 @@ HERE = Path(__file__).resolve().parent
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    class Parser(argparse.ArgumentParser):
-        def error(self, message: str) -> None:  # one line, exit 2
-            self.print_usage(sys.stderr)
-            print(f"error: {message}", file=sys.stderr)
-            raise SystemExit(2)
+    from maml_strategy.cli import error, make_parser, positive_int
 
-    p = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--universe", default="SPY", help="test universe: a directory of CSVs, a YAML list, or 'SPY,QQQ' "
-                   "(default: %(default)s)")
+    p = make_parser(__doc__)
+    p.add_argument("--universe", default="SPY", help="test universe: a directory of CSVs, a YAML list, or 'SPY,QQQ'")
     p.add_argument("--symbols", help="restrict the test universe to these comma-separated symbols")
     p.add_argument("--train-universe", help="training universe (default: the test universe)")
-    p.add_argument("--first", type=int, default=2008, help="first test year (default: %(default)s)")
-    p.add_argument("--last", type=int, default=2023, help="last test year, needs full-year data (default: %(default)s)")
-    p.add_argument("--train-years", type=int, default=10, help="training years before each test year (default: %(default)s)")
-    p.add_argument("--seeds", type=int, default=1, help="training seeds 0..N-1 (default: %(default)s)")
+    p.add_argument("--first", type=int, default=2008, help="first test year")
+    p.add_argument("--last", type=int, default=2023, help="last test year (needs full-year data)")
+    p.add_argument("--train-years", type=positive_int, default=10, help="training years before each test year")
+    p.add_argument("--seeds", type=positive_int, default=1, help="training seeds 0..N-1")
     p.add_argument("--price-basis", choices=("total", "close"), default="total",
-                   help="total: dividends credited via Adj Close; close: prices as in the files (default: %(default)s)")
-    p.add_argument("--executor", choices=("local", "ray"), default="local", help="where tasks run (default: %(default)s)")
-    p.add_argument("--workers", type=int, default=None, help="Ray: CPUs of the local Ray (default: all)")
+                   help="total: dividends credited via Adj Close; close: prices as in the files")
+    p.add_argument("--executor", choices=("local", "ray"), default="local", help="where tasks run")
+    p.add_argument("--workers", type=positive_int, default=None, help="Ray: CPUs of the local Ray (None = all)")
     p.add_argument("--ray-address", help="Ray: join the cluster at HOST:PORT instead of starting a local Ray")
     p.add_argument("--skip-bad-symbols", action="store_true", help="continue without symbols that fail to load")
-    p.add_argument("--config", default=str(HERE.parent / "strategies" / "maml_regime.yaml"),
-                   help="strategy config (default: %(default)s)")
-    p.add_argument("--cache-dir", default=str(HERE / "cache"), help="model/feature/result cache (default: %(default)s)")
-    p.add_argument("--out", default=str(HERE / "results" / "walk_forward"), help="output folder (default: %(default)s)")
+    p.add_argument("--config", default=str(HERE.parent / "strategies" / "maml_regime.yaml"), help="strategy config")
+    p.add_argument("--cache-dir", default=str(HERE / "cache"), help="model/feature/result cache")
+    p.add_argument("--out", default=str(HERE / "results" / "walk_forward"), help="output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bars or stage lines")
     a = p.parse_args(argv)
     if a.first > a.last:
-        p.error(f"--first {a.first} is after --last {a.last}; swap them")
+        error(f"{a.first} is after --last {a.last}; swap them", flag="--first")
     if a.train_years < 3:
-        p.error(f"--train-years must be >= 3 (2 validation years + at least 1 training year), got {a.train_years}")
-    if a.seeds < 1:
-        p.error(f"--seeds must be >= 1, got {a.seeds}")
-    if a.workers is not None and a.workers < 1:
-        p.error(f"--workers must be >= 1, got {a.workers}")
+        error(f"must be >= 3 (2 validation years + at least 1 training year), got {a.train_years}", flag="--train-years")
     if a.executor == "local" and (a.workers or a.ray_address):
-        p.error("--workers and --ray-address need --executor ray")
+        error("--workers and --ray-address need --executor ray", flag="--executor")
     return a
 
 
 def main(argv: list[str] | None = None) -> int:
+    from maml_strategy.cli import quiet_third_party
+
     args = parse_args(argv)
+    quiet_third_party()
     t0 = time.perf_counter()
 
     def say(msg: str) -> None:
         if not args.quiet:
             print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", flush=True)
 
-    from maml_strategy.errors import MamlStrategyError
-
-    try:
-        return _run(args, say, t0)
-    except MamlStrategyError as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
+    return _run(args, say, t0)
 
 
 def _run(args: argparse.Namespace, say, t0: float) -> int:  # noqa: ANN001
@@ -163,4 +150,6 @@ def _run(args: argparse.Namespace, say, t0: float) -> int:  # noqa: ANN001
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from maml_strategy.cli import run_main
+
+    sys.exit(run_main(main))

@@ -83,7 +83,7 @@ def test_ray_gives_identical_results(local_run) -> None:
 
 
 @pytest.mark.parametrize("args, match", [
-    (["--first", "2009", "--last", "2008"], "--first 2009 is after --last 2008"),
+    (["--first", "2009", "--last", "2008"], "2009 is after --last 2008"),
     (["--symbols", "S0,NOPE"], "NOPE"),
     (["--executor", "ray", "--ray-address", "127.0.0.1:9"], "does not answer"),
 ])

@@ -16,7 +16,7 @@ import pandas as pd
 
 from maml_strategy.backtest.metrics import METRIC_KEYS
 from maml_strategy.backtest.periods import Period
-from maml_strategy.backtest.report import plot_report
+from maml_strategy.backtest.report import plot_monthly_heatmap, plot_report
 from maml_strategy.backtest.runner import BacktestResult, run_backtest
 from maml_strategy.backtest.suite import ALL_STRATEGIES, SEEDLESS, run_suite
 from maml_strategy.backtest.train import train_models
@@ -240,9 +240,10 @@ def format_table(summary: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def write_outputs(res: ExperimentResult, out: str | Path) -> dict[str, Path]:
+def write_outputs(res: ExperimentResult, out: str | Path, *, tearsheet: bool = False) -> dict[str, Path]:
     """Write ``summary.json``, ``equity.csv``, ``trades.csv``, ``adaptations.csv``, ``report.png``,
-    and the first seed's models as ``maml.pt`` / ``static.pt`` (for drop-in use and paper trading)."""
+    ``monthly_returns.png``, the first seed's models as ``maml.pt`` / ``static.pt`` (for drop-in use and
+    paper trading) and, with ``tearsheet=True``, ``tearsheet.html`` (MAML against buy-and-hold, seed 0)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summary = res.summary()
@@ -266,7 +267,21 @@ def write_outputs(res: ExperimentResult, out: str | Path) -> dict[str, Path]:
     regimes = res.runs["buy_and_hold"][0].decisions["regime"]
     title = (f"{res.symbol} {res.period.test_start.date()}..{res.period.test_end.date()} "
              f"(trained {res.period.train_start.date()}..{res.period.train_end.date()}, seeds={len(res.seeds)})")
-    plot_report(pd.DataFrame(mean_cols), regimes, paths["report"], title)
+    first_seed = {name: results[0] for name, results in res.runs.items()}
+    adaptations = {name: [pd.Timestamp(a["date"]) for a in r.adaptations] for name, r in first_seed.items()
+                   if r.adaptations}
+    plot_report(pd.DataFrame(mean_cols), regimes, paths["report"], title + f", {res.price_basis} return",
+                adaptations=adaptations, start_value=first_seed["buy_and_hold"].metrics.get("start_value"))
+    returns = {name: r.daily_returns for name, r in first_seed.items()}
+    paths["monthly"] = out / "monthly_returns.png"
+    plot_monthly_heatmap(returns, paths["monthly"], title=f"Monthly returns, {res.symbol} (seed {res.seeds[0]})")
+    if tearsheet and "maml" in returns:
+        from maml_strategy.backtest.tearsheet import write_tearsheet
+
+        paths["tearsheet"] = out / "tearsheet.html"
+        write_tearsheet(returns["maml"], returns["buy_and_hold"], paths["tearsheet"],
+                        f"MAML vs buy-and-hold, {res.symbol} {res.period.test_start.year} (seed {res.seeds[0]})",
+                        strategy_name="maml", benchmark_name="buy_and_hold")
     if res.models:
         first = res.models[min(res.models)]
         paths["maml_model"], paths["static_model"] = out / "maml.pt", out / "static.pt"
