@@ -4,8 +4,7 @@ Measures (median wall-clock ms over ``--reps`` repetitions, after warm-up),
 with ``torch.set_num_threads(1)`` and ``(2)``, default network (143 inputs):
 
 1. ``adapt``: 5 SGD steps on K=32 support samples
-   - ``MAML.adapt`` (``torch.autograd.grad`` on fresh leaves, no create_graph)
-   - the same loop with ``torch.func.grad`` (``sgd_adapt(backend="func")``)
+   - ``MAML.adapt`` (the shared ``torch.func`` inner loop, ``learner.inner_loop``, without a graph)
    - naive ``copy.deepcopy(model)`` + ``torch.optim.SGD`` loop
 2. one meta-step (forward + backward) of 8 tasks x 5 inner steps, K=32, Q=16
    - second-order, tasks batched with ``vmap`` (``MAML.meta_loss``)
@@ -32,7 +31,6 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from maml_strategy.learner import sgd_adapt
 from maml_strategy.maml import MAML, MAMLConfig
 from maml_strategy.model import HierarchicalTimeframeNet
 from maml_strategy.tasks import TaskBatch
@@ -74,7 +72,6 @@ def run_benchmarks(reps: int = 30, threads: tuple[int, ...] = (1, 2)) -> dict[st
     d = maml.input_dim
     x, y = torch.randn(32, d), torch.randn(32)
     batch = _batch(cfg.num_tasks_per_batch, cfg.support_size, cfg.query_size, d)
-    lrs = [cfg.inner_lr] * cfg.inner_steps
 
     def naive_adapt() -> None:
         clone = copy.deepcopy(model)
@@ -106,8 +103,7 @@ def run_benchmarks(reps: int = 30, threads: tuple[int, ...] = (1, 2)) -> dict[st
         for n in threads:
             torch.set_num_threads(n)
             r: dict[str, float] = {}
-            r["adapt (MAML.adapt, autograd.grad)"] = _median_ms(lambda: maml.adapt(x, y), reps * 4)
-            r["adapt (torch.func.grad)"] = _median_ms(lambda: sgd_adapt(model, maml.parameters_dict(), x, y, lrs, maml.loss_fn, backend="func"), reps * 4)
+            r["adapt (MAML.adapt, torch.func inner loop)"] = _median_ms(lambda: maml.adapt(x, y), reps * 4)
             r["adapt (deepcopy + SGD)"] = _median_ms(naive_adapt, reps * 4)
             r["meta-step 2nd order, vmap"] = _median_ms(meta_vmap(False), reps)
             r["meta-step 2nd order, task loop"] = _median_ms(meta_loop, reps)

@@ -30,7 +30,7 @@ import pandas as pd
 from maml_strategy.config import StrategyConfig, TradingConfig, load_config
 from maml_strategy.engine import AdaptationRecord, Decision, SignalEngine
 from maml_strategy.errors import ConfigError, ModelError
-from maml_strategy.learner import load_learner
+from maml_strategy.learners import load_learner
 
 __all__ = [
     "MAMLRegimeStrategy",

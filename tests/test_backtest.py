@@ -175,7 +175,7 @@ def test_fixed_seed_reproduces_summary(df, cfg, tmp_path) -> None:
     assert cmp["mean_diff"] == pytest.approx(per["maml"]["total_return"] - per["static"]["total_return"])
     for name in ("equity", "trades", "report", "maml_model", "static_model"):
         assert paths[name].stat().st_size > 0
-    from maml_strategy.learner import load_learner
+    from maml_strategy.learners import load_learner
 
     assert load_learner(paths["maml_model"]).kind == "maml"
 
