@@ -141,10 +141,8 @@ def test_config_validation(kwargs) -> None:
         MAMLConfig(**kwargs)
 
 
-@pytest.mark.parametrize("device", ["nonsense", "cuda:7"])
+@pytest.mark.parametrize("device", ["nonsense"] + ([] if torch.cuda.is_available() else ["cuda:7"]))
 def test_device_checked_when_the_model_is_built(device: str) -> None:
-    if device.startswith("cuda") and torch.cuda.is_available():
-        pytest.skip("CUDA is available here, so cuda:7 may exist")
     cfg = MAMLConfig(device=device)  # the config itself never imports torch, so it cannot tell
     with pytest.raises(ConfigError, match="device="):
         MAML(HierarchicalTimeframeNet(**SMALL), cfg)
