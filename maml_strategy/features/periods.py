@@ -13,7 +13,7 @@ Example:
     >>> arr = np.ones((len(dates), 5))
     >>> days = dates.astype(np.int64); months = dates.astype("datetime64[M]").astype(np.int64)
     >>> bars, seen = period_bars(arr, days, months, "W")
-    >>> len(bars[0]), seen[-1]  # weeks after the first: 2 (one complete, one open); row 18 sees bar 0
+    >>> len(bars[0]), int(seen[-1])  # weeks after the first: 2 (one complete, one open); row 18 sees bar 0
     (2, 0)
 """
 
