@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             history = None
 
         if args.model:
-            from maml_strategy.learner import load_learner
+            from maml_strategy.learners import load_learner
 
             model = load_learner(args.model)
         else:

@@ -52,7 +52,7 @@ _LAZY: dict[str, str] = {
     "MAMLConfig": "maml_strategy.maml:MAMLConfig",
     "load_ohlcv": "maml_strategy.data:load_ohlcv",
     "load_universe": "maml_strategy.data:load_universe",
-    "load_learner": "maml_strategy.learner:load_learner",
+    "load_learner": "maml_strategy.learners:load_learner",
     "StrategyConfig": "maml_strategy.config:StrategyConfig",
     "load_config": "maml_strategy.config:load_config",
 }

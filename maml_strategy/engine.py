@@ -34,11 +34,12 @@ from maml_strategy.features import MultiTimeframeExtractor
 from maml_strategy.features.scaler import FeatureScaler
 from maml_strategy.regime import Regime, RegimeConfig, RegimeDetector
 
-__all__ = ["Learner", "Decision", "AdaptationRecord", "Precomputed", "SignalEngine", "exposure_from_prediction"]
+__all__ = ["SupportsAdapt", "Decision", "AdaptationRecord", "Precomputed", "SignalEngine", "exposure_from_prediction"]
 
 
-class Learner(Protocol):
-    """What the engine needs from a model (``MAML`` and ``StaticModel`` both qualify)."""
+class SupportsAdapt(Protocol):
+    """What the engine needs from a model (``MAML`` and ``StaticModel``, i.e. any
+    :class:`maml_strategy.learner.Learner`, qualify)."""
 
     scaler: FeatureScaler | None
 
@@ -183,7 +184,7 @@ class SignalEngine:
 
     def __init__(
         self,
-        learner: Learner | None,
+        learner: SupportsAdapt | None,
         *,
         adapt: bool = True,
         regime: RegimeConfig | None = None,

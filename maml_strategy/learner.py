@@ -6,8 +6,12 @@ plus the optional feature scaler and feature names, and implements
 returning a *new* parameter dict: the stored parameters are never mutated),
 ``save`` and ``load``. :class:`~maml_strategy.maml.MAML` and
 :class:`~maml_strategy.training.StaticModel` derive from it, so strategies can
-treat both alike; :func:`load_learner` loads either, dispatching on the kind
-recorded in the file.
+treat both alike; :func:`maml_strategy.learners.load_learner` loads any kind,
+dispatching on the kind recorded in the file.
+
+:func:`inner_loop` is the one SGD inner loop (``torch.func.grad`` +
+``functional_call``): MAML's meta-training differentiates through it (under
+``vmap``), :meth:`Learner.adapt` runs it without a graph (:func:`sgd_adapt`).
 
 Example:
     >>> import torch
@@ -24,21 +28,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.func import functional_call
+from torch.func import functional_call, grad
 
+from maml_strategy.config import LOSSES, ConfigBase
 from maml_strategy.errors import ConfigError, DataError, ModelError
 from maml_strategy.model import HierarchicalTimeframeNet
 from maml_strategy.persistence import read_model_file, scaler_from_state, split_scaler_state, write_model_file
 
-__all__ = ["Learner", "load_learner", "make_loss", "apply_num_threads", "sgd_adapt", "LOSSES"]
+__all__ = ["Learner", "make_loss", "apply_num_threads", "resolve_device", "inner_loop", "sgd_adapt", "LOSSES"]
 
-LOSSES = ("mse", "huber")
+#: One inner-loop step size: a float for every parameter tensor, or one rate per
+#: parameter tensor (a sequence of floats or a 1-D tensor, in ``params`` order).
+StepLR = float | Sequence[float] | Tensor
 
 
 def make_loss(name: str, huber_delta: float = 1.0):
@@ -56,78 +63,133 @@ def apply_num_threads(num_threads: int | None) -> None:
         torch.set_num_threads(num_threads)
 
 
+def resolve_device(name: str) -> torch.device:
+    """``torch.device(name)``, or :class:`ConfigError` for a bad name or CUDA that is not available.
+
+    Example:
+        >>> resolve_device("cpu")
+        device(type='cpu')
+    """
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(f"device={name!r} is not a torch device ({exc}); use 'cpu' or 'cuda'") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={name!r} but CUDA is not available; use device='cpu'")
+    return device
+
+
+def inner_loop(
+    model: nn.Module,
+    params: dict[str, Tensor],
+    x: Tensor,
+    y: Tensor,
+    loss_fn: Any,
+    lrs: Sequence[StepLR],
+    *,
+    first_order: bool = False,
+) -> dict[str, Tensor]:
+    """SGD from ``params`` on ``(x, y)``, one step per entry of ``lrs``; returns new parameters.
+
+    ``p <- p - lr * grad`` with gradients from ``torch.func.grad`` of
+    ``loss_fn(functional_call(model, p, (x,)), y)``. Differentiable (works
+    under ``torch.func.vmap`` and lets the outer loss differentiate through
+    the steps, second order); ``first_order=True`` detaches the inner
+    gradients (FOMAML). Run it under ``torch.no_grad()`` for a plain,
+    graph-free adaptation (:func:`sgd_adapt`). ``params`` is not modified.
+
+    Args:
+        model: the network (only its structure is used).
+        params: starting parameters, in ``model.named_parameters()`` order.
+        x: ``[K, D]`` inputs; y: ``[K]`` targets.
+        loss_fn: ``f(pred, target) -> scalar``.
+        lrs: per step, a float or one rate per parameter tensor (see ``StepLR``).
+        first_order: detach the inner gradients.
+
+    Example:
+        >>> net = torch.nn.Linear(3, 1)
+        >>> fn = lambda p, t: torch.nn.functional.mse_loss(p.squeeze(-1), t)
+        >>> p = inner_loop(net, dict(net.named_parameters()), torch.randn(8, 3), torch.randn(8), fn, [0.1, 0.1])
+        >>> sorted(p)
+        ['bias', 'weight']
+    """
+    names = list(params)
+    grad_fn = grad(lambda p: loss_fn(functional_call(model, p, (x,)), y))
+    for lr in lrs:
+        grads = grad_fn(params)
+        if first_order:
+            grads = {n: g.detach() for n, g in grads.items()}
+        if isinstance(lr, (int, float)):
+            params = {n: params[n] - lr * grads[n] for n in names}
+        else:
+            params = {n: params[n] - lr[i] * grads[n] for i, n in enumerate(names)}
+    return params
+
+
 def sgd_adapt(
     model: nn.Module,
     params: dict[str, Tensor],
     x: Tensor,
     y: Tensor,
-    lrs: Sequence[float | Sequence[float]],
+    lrs: Sequence[StepLR],
     loss_fn: Any,
-    *,
-    backend: str = "autograd",
 ) -> dict[str, Tensor]:
-    """Plain SGD from ``params`` on ``(x, y)``; one entry of ``lrs`` per step.
+    """:func:`inner_loop` without a graph: plain SGD returning new, detached tensors.
 
-    Each ``lrs[k]`` is a float or one float per parameter tensor (order of
-    ``params``). No graph is kept between steps (no ``create_graph``); the
-    returned tensors are new, ``params`` is left untouched.
-
-    ``backend="autograd"`` uses ``torch.autograd.grad`` on fresh leaves,
-    ``"func"`` uses ``torch.func.grad``; both give identical results, the
-    first is ~2x faster for this net on CPU (see ``benchmarks/bench_maml.py``).
+    Example:
+        >>> net = torch.nn.Linear(3, 1)
+        >>> fn = lambda p, t: torch.nn.functional.mse_loss(p.squeeze(-1), t)
+        >>> p = sgd_adapt(net, dict(net.named_parameters()), torch.randn(8, 3), torch.randn(8), [0.1], fn)
+        >>> p["weight"].requires_grad
+        False
     """
-    names = list(params)
-    vals = [p.detach() for p in params.values()]
-    if backend == "func":
-        g = torch.func.grad(lambda p: loss_fn(functional_call(model, p, (x,)), y))
-    for lr in lrs:
-        if backend == "func":
-            with torch.no_grad():
-                gd = g(dict(zip(names, vals)))
-            grads = [gd[n] for n in names]
-            leaves = vals
-        else:
-            leaves = [v.detach().requires_grad_(True) for v in vals]
-            with torch.enable_grad():
-                loss = loss_fn(functional_call(model, dict(zip(names, leaves)), (x,)), y)
-                grads = list(torch.autograd.grad(loss, leaves))
-        with torch.no_grad():
-            if isinstance(lr, (int, float)):
-                vals = torch._foreach_add(leaves, grads, alpha=-float(lr))
-            else:
-                vals = [v - float(a) * g_ for v, g_, a in zip(leaves, grads, lr)]
-    return {n: v.detach() for n, v in zip(names, vals)}
+    with torch.no_grad():
+        out = inner_loop(model, {n: p.detach() for n, p in params.items()}, x, y, loss_fn, lrs)
+    return {n: v.detach() for n, v in out.items()}
 
 
 class Learner:
-    """Base class: a network plus scaler/feature names with predict/adapt/save/load.
+    """Base class: a network plus config, scaler and feature names with predict/adapt/save/load.
 
-    Subclasses set ``kind`` and implement ``_config_dict``, ``_from_file``,
-    ``_default_adapt_lrs``.
+    Subclasses set ``kind`` (the file kind, see :mod:`maml_strategy.learners`)
+    and ``config_class`` (a config dataclass with ``device``, ``loss``,
+    ``huber_delta`` and ``num_threads`` fields) and implement
+    ``_default_adapt_steps`` and ``_default_adapt_lrs``; ``_extra_tensors`` /
+    ``_load_extra`` carry additional tensors through :meth:`save` / :meth:`load`.
+
+    Args:
+        model: the network.
+        config: an instance of ``config_class`` (None = its defaults).
+        scaler: fitted feature scaler stored with the model (inputs must already be scaled).
+        feature_names: names of the feature columns, stored with the model.
     """
 
     kind: ClassVar[str] = ""
+    config_class: ClassVar[type[ConfigBase]]
 
     def __init__(
         self,
         model: HierarchicalTimeframeNet,
+        config: Any | None = None,
         *,
         scaler: Any | None = None,
         feature_names: Sequence[str] | None = None,
-        device: str = "cpu",
-        loss: str = "mse",
-        huber_delta: float = 1.0,
     ) -> None:
+        config = self.config_class() if config is None else config
+        if not isinstance(config, self.config_class):
+            raise ConfigError(f"config must be a {self.config_class.__name__}, got {type(config).__name__}")
         if not isinstance(model, nn.Module):
             raise ConfigError(f"model must be a torch.nn.Module (HierarchicalTimeframeNet), got {type(model).__name__}")
         if feature_names is not None and not all(isinstance(n, str) for n in feature_names):
             raise ConfigError("feature_names must be a list of str")
-        self.device = torch.device(device)
+        self.config = config
+        self.device = resolve_device(config.device)
         self.model = model.to(self.device)
         self.scaler = scaler
         self.feature_names = list(feature_names) if feature_names is not None else None
-        self.loss_fn = make_loss(loss, huber_delta)
+        self.loss_fn = make_loss(config.loss, config.huber_delta)
         self.history: dict[str, Any] = {}
+        apply_num_threads(config.num_threads)
 
     # ------------------------------------------------------------ inputs
     @property
@@ -214,11 +276,12 @@ class Learner:
         return sgd_adapt(self.model, self.parameters_dict(), xt, yt, lrs, self.loss_fn)
 
     # ------------------------------------------------------------ persistence
-    def _config_dict(self) -> dict[str, Any]:
-        raise NotImplementedError
-
     def _extra_tensors(self) -> dict[str, Tensor]:
+        """Additional tensors to save (``extra.<name>`` in the file)."""
         return {}
+
+    def _load_extra(self, extra: dict[str, Tensor], path: str | os.PathLike[str]) -> None:
+        """Restore what :meth:`_extra_tensors` saved; raise :class:`ModelError` when it is unusable."""
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Save parameters, config, model kwargs, scaler, feature names (integrity-checked).
@@ -234,7 +297,7 @@ class Learner:
         tensors.update(scaler_tensors)
         tensors.update({f"extra.{k}": v for k, v in self._extra_tensors().items()})
         meta = {
-            "config": self._config_dict(),
+            "config": self.config.to_dict(),
             "model_class": type(self.model).__name__,
             "model_kwargs": dict(kwargs),
             "feature_names": self.feature_names,
@@ -242,6 +305,33 @@ class Learner:
             "history": _jsonable(self.history),
         }
         write_model_file(path, kind=self.kind, meta=meta, tensors=tensors)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Self:
+        """Load a file written by :meth:`save` (verifies the SHA-256 digest).
+
+        A model trained on a GPU loads on a CPU-only machine (device set to ``"cpu"``).
+
+        Raises:
+            ModelError: missing, truncated, tampered, other-kind or incompatible file.
+
+        Example:
+            >>> from maml_strategy.maml import MAML
+            >>> maml = MAML.load("models/maml_spy.pt")  # doctest: +SKIP
+        """
+        meta, model, scaler, extra = cls._read(path)
+        try:
+            cfg_dict = dict(meta["config"])
+            if str(cfg_dict.get("device", "cpu")).startswith("cuda") and not torch.cuda.is_available():
+                cfg_dict["device"] = "cpu"  # trained on a GPU, used on a CPU machine
+            config = cls.config_class.from_dict(cfg_dict)
+        except (ConfigError, KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{str(path)!r}: stored {cls.config_class.__name__} is invalid here ({exc}); retrain the model") from exc
+        obj = cls(model, config, scaler=scaler, feature_names=meta.get("feature_names"))
+        obj._load_extra(extra, path)
+        obj.history = meta.get("history") or {}
+        obj.model.eval()
+        return obj
 
     @classmethod
     def _read(cls, path: str | os.PathLike[str]) -> tuple[dict[str, Any], HierarchicalTimeframeNet, Any, dict[str, Tensor]]:
@@ -279,21 +369,3 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, (np.integer, int, bool, str)) or obj is None:
         return obj.item() if isinstance(obj, np.generic) else obj
     return str(obj)
-
-
-def load_learner(path: str | os.PathLike[str]) -> Learner:
-    """Load a MAML or static model file, whichever it holds.
-
-    Example:
-        >>> model = load_learner("models/spy.pt")  # doctest: +SKIP
-    """
-    from maml_strategy.maml import MAML
-    from maml_strategy.persistence import peek_kind
-    from maml_strategy.training import StaticModel
-
-    kind = peek_kind(path)
-    if kind == MAML.kind:
-        return MAML.load(path)
-    if kind == StaticModel.kind:
-        return StaticModel.load(path)
-    raise ModelError(f"{str(path)!r} holds an unknown model kind {kind!r}; retrain the model")

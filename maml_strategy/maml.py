@@ -24,108 +24,21 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
-from torch.func import functional_call, grad, vmap
+from torch.func import functional_call, vmap
 from tqdm.auto import tqdm
 
-from maml_strategy.errors import ConfigError
-from maml_strategy.learner import LOSSES, Learner, apply_num_threads
+from maml_strategy.config import MAMLConfig
+from maml_strategy.errors import ConfigError, ModelError
+from maml_strategy.learner import Learner, apply_num_threads, inner_loop
 from maml_strategy.model import HierarchicalTimeframeNet
 from maml_strategy.tasks import TaskBatch, TaskSampler
 
-__all__ = ["MAMLConfig", "MAML"]
-
-
-def _check(cond: bool, msg: str) -> None:
-    if not cond:
-        raise ConfigError(msg)
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-@dataclass
-class MAMLConfig:
-    """Hyper-parameters of :class:`MAML` (validated on construction).
-
-    Example:
-        >>> MAMLConfig(inner_steps=3, first_order=True).inner_steps
-        3
-    """
-
-    inner_lr: float = 0.01  # SGD step of the inner loop; also adapt()'s default lr
-    outer_lr: float = 0.001  # Adam step of the meta-update
-    inner_steps: int = 5  # SGD steps per task in meta-training; adapt()'s default
-    num_tasks_per_batch: int = 8  # tasks per meta-batch (vmapped together)
-    support_size: int = 32  # K: support samples per task (must match the TaskSampler)
-    query_size: int = 16  # Q: query samples per task (must match the TaskSampler)
-    first_order: bool = False  # True: FOMAML (inner gradients detached), ~2x cheaper
-    meta_epochs: int = 30  # epochs of meta-training (upper bound with early stopping)
-    steps_per_epoch: int = 20  # meta-batches per epoch
-    val_tasks: int = 48  # fixed validation tasks drawn once from val_sampler
-    seed: int = 0  # torch seed at the start of meta_train
-    device: str = "cpu"  # "cpu" or "cuda[:i]"
-    loss: str = "mse"  # "mse" or "huber"
-    huber_delta: float = 1.0  # delta of the Huber loss
-    grad_clip: float | None = 1.0  # max global norm of the meta-gradient; None = no clipping
-    patience: int | None = 8  # epochs without val improvement before stopping; None = never stop early
-    min_delta: float = 0.0  # improvement in val loss that resets patience
-    learn_inner_lr: bool = False  # Meta-SGD/MAML++: learn one lr per inner step and parameter tensor
-    weight_decay: float = 0.0  # Adam weight decay on the meta-parameters
-    num_threads: int | None = 2  # torch threads; measured on 2 cores (benchmarks/bench_maml.py, bench_engine.py): 2 threads train ~15 % faster, adapt and per-bar cost are equal; None = leave as is
-
-    def __post_init__(self) -> None:
-        _check(_is_num(self.inner_lr) and self.inner_lr > 0, f"inner_lr must be a float > 0 (e.g. 0.01), got {self.inner_lr!r}")
-        _check(_is_num(self.outer_lr) and self.outer_lr > 0, f"outer_lr must be a float > 0 (e.g. 0.001), got {self.outer_lr!r}")
-        for name in ("inner_steps", "num_tasks_per_batch", "support_size", "query_size", "meta_epochs", "steps_per_epoch", "val_tasks"):
-            v = getattr(self, name)
-            _check(_is_int(v) and v >= 1, f"{name} must be an int >= 1, got {v!r}")
-        _check(isinstance(self.first_order, bool), f"first_order must be True or False, got {self.first_order!r}")
-        _check(isinstance(self.learn_inner_lr, bool), f"learn_inner_lr must be True or False, got {self.learn_inner_lr!r}")
-        _check(_is_int(self.seed), f"seed must be an int, got {self.seed!r}")
-        _check(self.loss in LOSSES, f"loss must be one of {LOSSES}, got {self.loss!r}")
-        _check(_is_num(self.huber_delta) and self.huber_delta > 0, f"huber_delta must be > 0, got {self.huber_delta!r}")
-        _check(
-            self.grad_clip is None or (_is_num(self.grad_clip) and self.grad_clip > 0),
-            f"grad_clip must be a float > 0 or None, got {self.grad_clip!r}",
-        )
-        _check(self.patience is None or (_is_int(self.patience) and self.patience >= 1), f"patience must be an int >= 1 or None, got {self.patience!r}")
-        _check(_is_num(self.min_delta) and self.min_delta >= 0, f"min_delta must be >= 0, got {self.min_delta!r}")
-        _check(_is_num(self.weight_decay) and self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        _check(
-            self.num_threads is None or (_is_int(self.num_threads) and self.num_threads >= 1),
-            f"num_threads must be an int >= 1 or None, got {self.num_threads!r}",
-        )
-        _check(isinstance(self.device, str), f"device must be a string like 'cpu' or 'cuda', got {self.device!r}")
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise ConfigError(f"device={self.device!r} but CUDA is not available; use device='cpu'")
-        try:
-            torch.device(self.device)
-        except RuntimeError as exc:
-            raise ConfigError(f"device={self.device!r} is not a torch device ({exc}); use 'cpu' or 'cuda'") from exc
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON-serialisable)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> MAMLConfig:
-        """Build from a dict; unknown keys raise :class:`ConfigError`."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"unknown MAMLConfig keys {unknown}; valid keys: {sorted(known)}")
-        return cls(**d)
+__all__ = ["MAMLConfig", "MAML"]  # MAMLConfig lives in maml_strategy.config (re-exported here)
 
 
 class MAML(Learner):
@@ -145,6 +58,7 @@ class MAML(Learner):
     """
 
     kind = "maml"
+    config_class = MAMLConfig
 
     def __init__(
         self,
@@ -154,37 +68,22 @@ class MAML(Learner):
         scaler: Any | None = None,
         feature_names: list[str] | None = None,
     ) -> None:
-        config = MAMLConfig() if config is None else config
-        if not isinstance(config, MAMLConfig):
-            raise ConfigError(f"config must be a MAMLConfig, got {type(config).__name__}")
-        super().__init__(model, scaler=scaler, feature_names=feature_names, device=config.device, loss=config.loss, huber_delta=config.huber_delta)
-        self.config = config
-        apply_num_threads(config.num_threads)
+        super().__init__(model, config, scaler=scaler, feature_names=feature_names)
+        self.config: MAMLConfig
         self._names = [n for n, _ in self.model.named_parameters()]
         # learned inner learning rates [inner_steps, n_param_tensors] (Meta-SGD / MAML++)
         self.inner_lrs: Tensor | None = None
-        if config.learn_inner_lr:
-            self.inner_lrs = torch.full((config.inner_steps, len(self._names)), float(config.inner_lr), device=self.device)
+        if self.config.learn_inner_lr:
+            self.inner_lrs = torch.full((self.config.inner_steps, len(self._names)), float(self.config.inner_lr), device=self.device)
 
     # ------------------------------------------------------------ inner loop
     def _adapted(self, params: dict[str, Tensor], lrs: Tensor | None, sx: Tensor, sy: Tensor, steps: int, first_order: bool) -> dict[str, Tensor]:
         """Differentiable inner loop (single task; used under vmap)."""
-        model, loss_fn = self.model, self.loss_fn
-
-        def support_loss(p: dict[str, Tensor]) -> Tensor:
-            return loss_fn(functional_call(model, p, (sx,)), sy)
-
-        grad_fn = grad(support_loss)
-        for k in range(steps):
-            grads = grad_fn(params)
-            if first_order:
-                grads = {n: g.detach() for n, g in grads.items()}
-            if lrs is None:
-                params = {n: params[n] - self.config.inner_lr * grads[n] for n in self._names}
-            else:
-                row = lrs[min(k, lrs.shape[0] - 1)]
-                params = {n: params[n] - row[i] * grads[n] for i, n in enumerate(self._names)}
-        return params
+        if lrs is None:
+            step_lrs: list[Any] = [self.config.inner_lr] * steps
+        else:
+            step_lrs = [lrs[min(k, lrs.shape[0] - 1)] for k in range(steps)]
+        return inner_loop(self.model, params, sx, sy, self.loss_fn, step_lrs, first_order=first_order)
 
     def _task_query_loss(self, params: dict[str, Tensor], lrs: Tensor | None, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor, steps: int, first_order: bool) -> Tensor:
         adapted = self._adapted(params, lrs, sx, sy, steps, first_order)
@@ -264,7 +163,8 @@ class MAML(Learner):
         """
         cfg = self.config
         epochs = cfg.meta_epochs if epochs is None else epochs
-        _check(_is_int(epochs) and epochs >= 1, f"epochs must be an int >= 1, got {epochs!r}")
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise ConfigError(f"epochs must be an int >= 1, got {epochs!r}")
         if not isinstance(task_sampler, TaskSampler):
             raise ConfigError(f"task_sampler must be a TaskSampler, got {type(task_sampler).__name__}")
         if (task_sampler.support_size, task_sampler.query_size) != (cfg.support_size, cfg.query_size):
@@ -338,38 +238,12 @@ class MAML(Learner):
         return [table[min(k, len(table) - 1)] for k in range(steps)]
 
     # ------------------------------------------------------------ persistence
-    def _config_dict(self) -> dict[str, Any]:
-        return self.config.to_dict()
-
     def _extra_tensors(self) -> dict[str, Tensor]:
         return {} if self.inner_lrs is None else {"inner_lrs": self.inner_lrs.detach()}
 
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> MAML:
-        """Load a file written by :meth:`save` (verifies the SHA-256 digest).
-
-        Raises:
-            ModelError: missing, truncated, tampered, static-model or incompatible file.
-
-        Example:
-            >>> maml = MAML.load("models/maml_spy.pt")  # doctest: +SKIP
-        """
-        from maml_strategy.errors import ModelError
-
-        meta, model, scaler, extra = cls._read(path)
-        try:
-            cfg_dict = dict(meta["config"])
-            if str(cfg_dict.get("device", "cpu")).startswith("cuda") and not torch.cuda.is_available():
-                cfg_dict["device"] = "cpu"  # trained on a GPU, used on a CPU machine
-            config = MAMLConfig.from_dict(cfg_dict)
-        except (ConfigError, KeyError, TypeError) as exc:
-            raise ModelError(f"{str(path)!r}: stored MAMLConfig is invalid here ({exc}); retrain the model") from exc
-        obj = cls(model, config, scaler=scaler, feature_names=meta.get("feature_names"))
-        if config.learn_inner_lr:
+    def _load_extra(self, extra: dict[str, Tensor], path: str | os.PathLike[str]) -> None:
+        if self.config.learn_inner_lr:
             lrs = extra.get("inner_lrs")
-            if lrs is None or obj.inner_lrs is None or lrs.shape != obj.inner_lrs.shape:
+            if lrs is None or self.inner_lrs is None or lrs.shape != self.inner_lrs.shape:
                 raise ModelError(f"{str(path)!r}: learned inner learning rates are missing or mis-shaped; retrain the model")
-            obj.inner_lrs = lrs.to(obj.device).clone()
-        obj.history = meta.get("history") or {}
-        obj.model.eval()
-        return obj
+            self.inner_lrs = lrs.to(self.device).clone()

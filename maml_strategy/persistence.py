@@ -81,7 +81,8 @@ def write_model_file(path: str | os.PathLike[str], *, kind: str, meta: dict[str,
 
     Args:
         path: destination; parent folders are created.
-        kind: ``"maml"`` or ``"static"`` (checked on load).
+        kind: the learner kind, e.g. ``"maml"`` or ``"static"`` (checked on load; see
+            :data:`maml_strategy.learners.LEARNER_KINDS`).
         meta: JSON-serialisable metadata (``kind``, ``library_version`` are added).
         tensors: named tensors (copied to CPU, contiguous).
     """
@@ -126,7 +127,7 @@ def _load_payload(path: Path) -> dict[str, Any]:
 
 
 def peek_kind(path: str | os.PathLike[str]) -> str:
-    """The kind (``"maml"``/``"static"``) of a verified model file."""
+    """The kind (``"maml"``, ``"static"``, ...) of a verified model file."""
     meta, _ = read_model_file(path, kind=None)
     return str(meta["kind"])
 
@@ -172,10 +173,9 @@ def read_model_file(path: str | os.PathLike[str], *, kind: str | None) -> tuple[
     except ValueError as exc:
         raise ModelError(f"model file {str(path)!r} has unreadable metadata ({exc}); retrain it") from exc
     if kind is not None and meta.get("kind") != kind:
-        other = {"maml": "MAML.load", "static": "StaticModel.load"}.get(str(meta.get("kind")), "the matching loader")
         raise ModelError(
-            f"model file {str(path)!r} holds a {meta.get('kind')!r} model, not a {kind!r} one; load it with {other} "
-            f"(or maml_strategy.learner.load_learner, which dispatches on the kind)"
+            f"model file {str(path)!r} holds a {meta.get('kind')!r} model, not a {kind!r} one; load it with "
+            f"maml_strategy.learners.load_learner, which dispatches on the kind"
         )
     return meta, tensors
 

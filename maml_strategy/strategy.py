@@ -31,7 +31,7 @@ from maml_strategy.config import StrategyConfig, TradingConfig, load_config
 from maml_strategy.engine import AdaptationRecord, Decision, SignalEngine
 from maml_strategy.errors import ConfigError, ModelError
 from maml_strategy.features import MultiTimeframeExtractor
-from maml_strategy.learner import load_learner
+from maml_strategy.learners import load_learner
 from maml_strategy.regime import Regime, RegimeDetector
 
 __all__ = [

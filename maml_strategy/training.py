@@ -22,9 +22,7 @@ Example:
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -32,84 +30,12 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from maml_strategy.errors import ConfigError, DataError, ModelError
-from maml_strategy.learner import LOSSES, Learner, apply_num_threads
+from maml_strategy.config import StaticConfig
+from maml_strategy.errors import ConfigError, DataError
+from maml_strategy.learner import Learner, apply_num_threads, resolve_device
 from maml_strategy.model import HierarchicalTimeframeNet
 
-__all__ = ["StaticConfig", "StaticModel", "train_static", "time_split"]
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-@dataclass
-class StaticConfig:
-    """Hyper-parameters of :func:`train_static` (validated on construction).
-
-    Example:
-        >>> StaticConfig(epochs=20, lr=3e-4).epochs
-        20
-    """
-
-    lr: float = 0.001  # Adam step size
-    batch_size: int = 128  # minibatch size
-    epochs: int = 60  # maximum epochs (early stopping usually ends sooner)
-    val_fraction: float = 0.2  # last fraction of the (time-ordered) samples held out for validation
-    horizon: int = 5  # label horizon: gap in rows between the training and the validation samples
-    patience: int | None = 8  # epochs without val improvement before stopping; None = never stop early
-    min_delta: float = 0.0  # val improvement that resets patience
-    weight_decay: float = 1e-4  # Adam weight decay
-    grad_clip: float | None = 1.0  # max global gradient norm; None = no clipping
-    loss: str = "mse"  # "mse" or "huber"
-    huber_delta: float = 1.0  # delta of the Huber loss
-    finetune_steps: int = 5  # StaticModel.adapt() default: SGD steps of naive fine-tuning
-    finetune_lr: float = 0.01  # StaticModel.adapt() default: SGD step size (same as MAML's inner_lr)
-    seed: int = 0  # torch seed (init is the caller's; this seeds shuffling)
-    device: str = "cpu"  # "cpu" or "cuda[:i]"
-    num_threads: int | None = 2  # torch threads (2 trains ~15 % faster than 1 on 2 cores, see MAMLConfig); None = leave as is
-
-    def __post_init__(self) -> None:
-        def check(cond: bool, msg: str) -> None:
-            if not cond:
-                raise ConfigError(msg)
-
-        check(_is_num(self.lr) and self.lr > 0, f"lr must be a float > 0 (e.g. 1e-3), got {self.lr!r}")
-        for name in ("batch_size", "epochs", "finetune_steps"):
-            v = getattr(self, name)
-            low = 0 if name == "finetune_steps" else 1
-            check(_is_int(v) and v >= low, f"{name} must be an int >= {low}, got {v!r}")
-        check(_is_num(self.val_fraction) and 0 < self.val_fraction < 1, f"val_fraction must be in (0, 1), e.g. 0.2, got {self.val_fraction!r}")
-        check(_is_int(self.horizon) and self.horizon >= 0, f"horizon must be an int >= 0, got {self.horizon!r}")
-        check(self.patience is None or (_is_int(self.patience) and self.patience >= 1), f"patience must be an int >= 1 or None, got {self.patience!r}")
-        check(_is_num(self.min_delta) and self.min_delta >= 0, f"min_delta must be >= 0, got {self.min_delta!r}")
-        check(_is_num(self.weight_decay) and self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        check(self.grad_clip is None or (_is_num(self.grad_clip) and self.grad_clip > 0), f"grad_clip must be > 0 or None, got {self.grad_clip!r}")
-        check(self.loss in LOSSES, f"loss must be one of {LOSSES}, got {self.loss!r}")
-        check(_is_num(self.huber_delta) and self.huber_delta > 0, f"huber_delta must be > 0, got {self.huber_delta!r}")
-        check(_is_num(self.finetune_lr) and self.finetune_lr >= 0, f"finetune_lr must be >= 0, got {self.finetune_lr!r}")
-        check(_is_int(self.seed), f"seed must be an int, got {self.seed!r}")
-        check(self.num_threads is None or (_is_int(self.num_threads) and self.num_threads >= 1), f"num_threads must be an int >= 1 or None, got {self.num_threads!r}")
-        check(isinstance(self.device, str), f"device must be a string like 'cpu', got {self.device!r}")
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise ConfigError(f"device={self.device!r} but CUDA is not available; use device='cpu'")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON-serialisable)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> StaticConfig:
-        """Build from a dict; unknown keys raise :class:`ConfigError`."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"unknown StaticConfig keys {unknown}; valid keys: {sorted(known)}")
-        return cls(**d)
+__all__ = ["StaticConfig", "StaticModel", "train_static", "time_split"]  # StaticConfig lives in maml_strategy.config
 
 
 class StaticModel(Learner):
@@ -124,6 +50,7 @@ class StaticModel(Learner):
     """
 
     kind = "static"
+    config_class = StaticConfig
 
     def __init__(
         self,
@@ -133,41 +60,14 @@ class StaticModel(Learner):
         scaler: Any | None = None,
         feature_names: Sequence[str] | None = None,
     ) -> None:
-        config = StaticConfig() if config is None else config
-        if not isinstance(config, StaticConfig):
-            raise ConfigError(f"config must be a StaticConfig, got {type(config).__name__}")
-        super().__init__(model, scaler=scaler, feature_names=feature_names, device=config.device, loss=config.loss, huber_delta=config.huber_delta)
-        self.config = config
-        apply_num_threads(config.num_threads)
+        super().__init__(model, config, scaler=scaler, feature_names=feature_names)
+        self.config: StaticConfig
 
     def _default_adapt_steps(self) -> int:
         return self.config.finetune_steps
 
     def _default_adapt_lrs(self, steps: int) -> list[float | list[float]]:
         return [self.config.finetune_lr] * steps
-
-    def _config_dict(self) -> dict[str, Any]:
-        return self.config.to_dict()
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> StaticModel:
-        """Load a file written by :meth:`save` (verifies the SHA-256 digest).
-
-        Raises:
-            ModelError: missing, truncated, tampered, MAML-model or incompatible file.
-        """
-        meta, model, scaler, _ = cls._read(path)
-        try:
-            cfg_dict = dict(meta["config"])
-            if str(cfg_dict.get("device", "cpu")).startswith("cuda") and not torch.cuda.is_available():
-                cfg_dict["device"] = "cpu"
-            config = StaticConfig.from_dict(cfg_dict)
-        except (ConfigError, KeyError, TypeError) as exc:
-            raise ModelError(f"{str(path)!r}: stored StaticConfig is invalid here ({exc}); retrain the model") from exc
-        obj = cls(model, config, scaler=scaler, feature_names=meta.get("feature_names"))
-        obj.history = meta.get("history") or {}
-        obj.model.eval()
-        return obj
 
 
 def time_split(n: int, positions: np.ndarray, val_fraction: float, horizon: int) -> tuple[np.ndarray, np.ndarray]:
@@ -260,7 +160,7 @@ def train_static(
             f"train_static: {len(positions)} usable samples (of {len(X)} rows) give {len(train_pos)} training and "
             f"{len(val_pos)} validation samples; need more data or a smaller val_fraction"
         )
-    device = torch.device(config.device)
+    device = resolve_device(config.device)
     Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(device)
     yt = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)).to(device)
     x_tr, y_tr = Xt[train_pos], yt[train_pos]

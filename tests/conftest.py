@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -10,6 +11,16 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+# The real-data tests need SPY.csv and GSPC.csv. A missing folder fails the run (CI must not pass
+# on skipped tests) unless MAML_STRATEGY_ALLOW_NO_DATA=1 says that skipping them is intended.
+DATA_ENV = "MAML_STRATEGY_DATA"  # same variable as maml_strategy.data.load_ohlcv's first search place
+ALLOW_NO_DATA_ENV = "MAML_STRATEGY_ALLOW_NO_DATA"
+
+
+def real_data_dir() -> Path:
+    """``$MAML_STRATEGY_DATA`` if set, else ``../shared/data`` next to the repository."""
+    env = os.environ.get(DATA_ENV)
+    return Path(env) if env else SHARED_DATA
 
 
 @pytest.fixture(autouse=True)
@@ -26,9 +37,15 @@ def _seed_everything() -> None:
 
 @pytest.fixture(scope="session")
 def spy_csv() -> Path:
-    path = SHARED_DATA / "SPY.csv"
+    path = real_data_dir() / "SPY.csv"
     if not path.is_file():
-        pytest.skip(f"real data not available at {path}")
+        msg = (
+            f"real data not found: {path} does not exist. Put SPY.csv and GSPC.csv in {SHARED_DATA} or point "
+            f"${DATA_ENV} at a folder holding them; to skip the real-data tests on purpose set {ALLOW_NO_DATA_ENV}=1"
+        )
+        if os.environ.get(ALLOW_NO_DATA_ENV) == "1":
+            pytest.skip(msg)
+        pytest.fail(msg, pytrace=False)
     return path
 
 

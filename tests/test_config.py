@@ -77,3 +77,23 @@ def test_round_trip_and_int_as_float() -> None:
     assert cfg.max_exposure == 1.0 and isinstance(cfg.max_exposure, float)
     d = config_to_dict(load_config())
     assert load_config(None, **d) == load_config()
+
+
+def test_types_checked_on_construction_too() -> None:
+    """The same checks run for configs built in code as for YAML files (one implementation: coerce)."""
+    import numpy as np
+
+    from maml_strategy.config import MAMLConfig, RegimeConfig, StaticConfig
+
+    with pytest.raises(ConfigError, match=r"TradingConfig.max_exposure: expected a number"):
+        TradingConfig(max_exposure="high")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"MAMLConfig.loss: must be one of \['mse', 'huber'\]"):
+        MAMLConfig(loss="l1")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"StaticConfig.epochs: expected an integer"):
+        StaticConfig(epochs=2.5)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"RegimeConfig.vol_threshold: expected a finite number"):
+        RegimeConfig(vol_threshold=float("inf"))
+    cfg = MAMLConfig(inner_lr=1, seed=np.int64(3))  # ints as floats, numpy ints as ints
+    assert isinstance(cfg.inner_lr, float) and type(cfg.seed) is int
+    assert RegimeConfig(vol_threshold=2).vol_threshold == 2.0  # frozen dataclass normalised too
+    assert StrategyConfig(trading={"max_exposure": 0.5}).trading == TradingConfig(max_exposure=0.5)  # type: ignore[arg-type]

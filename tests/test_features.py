@@ -47,6 +47,50 @@ def assert_same(a: np.ndarray, b: np.ndarray) -> None:
         assert np.max(np.abs(a[m] - b[m])) <= TOL
 
 
+# The names and column order before the features were named where computed (PR "arch");
+# models on disk rely on this order, so it must never change silently.
+PREVIOUS_FEATURE_NAMES = (
+    "ret_1", "ret_3", "ret_5", "ret_10", "ret_15", "ret_23", "vol_5", "vol_10", "vol_20", "vol_ratio_5_20",
+    "downside_vol_20", "efficiency_10", "parkinson_vol_10", "atr_pct_14", "atr_pct_5", "range_pct_1", "rsi_14",
+    "rsi_7", "macd_line", "macd_signal", "macd_hist", "bb_pctb_20", "bb_width_20", "sma_ratio_5", "sma_ratio_10",
+    "sma_ratio_20", "sma_cross_5_20", "dist_high_10", "dist_low_10", "dist_high_24", "dist_low_24", "range_pos_20",
+    "volume_z_20", "volume_ratio_5_20", "skew_20", "kurt_20", "up_frac_10", "up_frac_20", "gap_1", "body_1",
+    "close_loc_1", "autocorr_20", "max_drawdown_24", "trend_tstat_20", "trend_r2_20",
+)
+PREVIOUS_CROSS_FEATURE_NAMES = (
+    "trend_agreement", "momentum_agreement", "vol_ratio_fast_mid", "vol_ratio_mid_slow", "vol_ratio_fast_slow",
+    "rsi_spread_fast_slow", "range_pos_spread_fast_slow", "trend_strength_mean",
+)
+
+
+def test_names_and_column_order_unchanged(synth: pd.DataFrame, ext: MultiTimeframeExtractor) -> None:
+    from maml_strategy.features.block import LOOKBACK, block_columns
+
+    assert FEATURE_NAMES == PREVIOUS_FEATURE_NAMES
+    assert CROSS_FEATURE_NAMES == PREVIOUS_CROSS_FEATURE_NAMES
+    x = np.linspace(1.0, 2.0, LOOKBACK)[None, :]
+    assert tuple(block_columns(x, x * 1.1, x * 0.9, x, x)) == PREVIOUS_FEATURE_NAMES
+    frame = ext.transform(synth).to_frame()
+    assert list(frame.columns) == [f"{tf}:{n}" for tf in "DWM" for n in PREVIOUS_FEATURE_NAMES] + [
+        f"cross:{n}" for n in PREVIOUS_CROSS_FEATURE_NAMES
+    ]
+    # each name labels the column it describes (independent pandas formulas on the daily block)
+    ok = ext.transform(synth).valid
+    c, o, h, lo = synth["close"], synth["open"], synth["high"], synth["low"]
+    lc = np.log(c)
+    expected = {
+        "D:ret_1": lc.diff(),
+        "D:ret_10": lc.diff(10),
+        "D:range_pct_1": (h - lo) / c,
+        "D:gap_1": np.log(o / c.shift(1)),
+        "D:up_frac_10": (lc.diff() > 0).astype(float).rolling(10).mean(),
+        "D:sma_ratio_20": np.log(c / c.rolling(20).mean()),
+        "D:vol_20": lc.diff().rolling(20).std(),
+    }
+    for name, series in expected.items():
+        assert np.allclose(frame[name][ok], series[ok], atol=1e-9), name
+
+
 # ------------------------------------------------------------------- shape
 def test_names_and_shapes(synth: pd.DataFrame, ext: MultiTimeframeExtractor) -> None:
     assert len(FEATURE_NAMES) == 45 == len(set(FEATURE_NAMES))
@@ -152,7 +196,7 @@ def test_higher_timeframe_visible_next_period(synth: pd.DataFrame, ext: MultiTim
 
 def test_weekly_block_matches_pandas_resample(synth: pd.DataFrame, ext: MultiTimeframeExtractor) -> None:
     """Independent check of the weekly aggregation against pandas' W-FRI resample."""
-    from maml_strategy.features.extractor import _block
+    from maml_strategy.features.block import block as _block
 
     f = ext.transform(synth)
     wk = synth.resample("W-FRI").agg(

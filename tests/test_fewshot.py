@@ -159,7 +159,7 @@ def test_validate_maml_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert results["windows"]["train"] == ["2001-01-01", "2002-12-31"]
     assert results["windows"]["test"] == ["2003-01-01", "2004-12-31"]
     assert results["summary"]["maml"]["best_step_0_10"] in range(11)
-    from maml_strategy.learner import load_learner
+    from maml_strategy.learners import load_learner
 
     assert load_learner(out / "maml.pt").kind != load_learner(out / "static.pt").kind
     assert "MAML" in capsys.readouterr().out

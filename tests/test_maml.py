@@ -133,12 +133,19 @@ def test_adapt_rejects_bad_input() -> None:
 @pytest.mark.parametrize(
     "kwargs",
     [dict(inner_lr=0), dict(outer_lr=-1.0), dict(inner_steps=0), dict(loss="l1"), dict(grad_clip=0.0),
-     dict(patience=0), dict(num_threads=0), dict(first_order="yes"), dict(support_size=2.5), dict(device="cuda:7")
-     if not torch.cuda.is_available() else dict(device="nonsense")],
+     dict(patience=0), dict(num_threads=0), dict(first_order="yes"), dict(support_size=2.5), dict(device=3),
+     dict(huber_delta=float("nan"))],
 )
 def test_config_validation(kwargs) -> None:
     with pytest.raises(ConfigError):
         MAMLConfig(**kwargs)
+
+
+@pytest.mark.parametrize("device", ["nonsense"] + ([] if torch.cuda.is_available() else ["cuda:7"]))
+def test_device_checked_when_the_model_is_built(device: str) -> None:
+    cfg = MAMLConfig(device=device)  # the config itself never imports torch, so it cannot tell
+    with pytest.raises(ConfigError, match="device="):
+        MAML(HierarchicalTimeframeNet(**SMALL), cfg)
 
 
 def test_config_roundtrip_and_unknown_keys() -> None:
@@ -227,16 +234,16 @@ def test_flipped_byte(tmp_path: Path) -> None:
 
 
 def test_wrong_kind(tmp_path: Path) -> None:
-    from maml_strategy.learner import load_learner
+    from maml_strategy.learners import load_learner
     from maml_strategy.training import StaticConfig, StaticModel
 
     static = StaticModel(HierarchicalTimeframeNet(**SMALL), StaticConfig())
     sp = tmp_path / "static.pt"
     static.save(sp)
-    with pytest.raises(ModelError, match="StaticModel.load"):
+    with pytest.raises(ModelError, match="holds a 'static' model.*load_learner"):
         MAML.load(sp)
     _, mp = _saved(tmp_path)
-    with pytest.raises(ModelError, match="MAML.load"):
+    with pytest.raises(ModelError, match="holds a 'maml' model"):
         StaticModel.load(mp)
     assert isinstance(load_learner(sp), StaticModel) and isinstance(load_learner(mp), MAML)
 

@@ -128,6 +128,9 @@ def backtest_task(ref: SymbolRef, adjust: str, end: str | None, year: int, seed:
     from maml_strategy.maml import MAML
     from maml_strategy.training import StaticModel
 
+    from maml_strategy.learner import apply_num_threads
+
+    apply_num_threads(cfg.maml.num_threads)  # per-bar inference: one thread per worker
     period = window_period(year, 1)
     df, sf = cached_symbol_features(ref, adjust, end, cfg, cache_dir)
     key = _hash("bt", ref[0], _frame_digest(df.loc[: period.test_end]), year, seed, model_key, list(kinds),
