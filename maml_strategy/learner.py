@@ -296,4 +296,7 @@ def load_learner(path: str | os.PathLike[str]) -> Learner:
         return MAML.load(path)
     if kind == StaticModel.kind:
         return StaticModel.load(path)
+    if kind == "gbdt":
+        from maml_strategy.gbdt import GBDTModel
+        return GBDTModel.load(path)
     raise ModelError(f"{str(path)!r} holds an unknown model kind {kind!r}; retrain the model")
