@@ -40,7 +40,7 @@ from maml_strategy.persistence import read_model_file, scaler_from_state, split_
 
 __all__ = [
     "GBDTConfig", "GBDTModel", "train_gbdt", "select_gbdt_params", "default_grid", "score_predictions",
-    "require_lightgbm", "INSTALL_HINT",
+    "require_lightgbm", "split_window", "INSTALL_HINT",
 ]
 
 INSTALL_HINT = 'pip install -e ".[trees]"'
@@ -174,6 +174,24 @@ def score_predictions(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
     nz = y != 0
     acc = float(np.mean(np.sign(pred[nz]) == np.sign(y[nz]))) if nz.any() else float("nan")
     return {"ic": ic, "mse": mse, "rel_mse": mse / float(np.mean(y**2)), "dir_acc": acc}
+
+
+def split_window(x: np.ndarray, y: np.ndarray, valid: np.ndarray, val_pos: int,
+                 horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Training / validation rows of one window for :func:`train_gbdt` (frame row positions).
+
+    Training rows are valid rows ``i`` with ``i + horizon < val_pos`` (their label ends
+    before the first validation bar); validation rows are valid rows ``i >= val_pos``.
+
+    Example:
+        >>> x, y = np.arange(20.0).reshape(10, 2), np.arange(10.0)
+        >>> [a.shape[0] for a in split_window(x, y, np.ones(10, bool), val_pos=7, horizon=2)]
+        [5, 5, 3, 3]
+    """
+    pos = np.arange(len(y))
+    valid = np.asarray(valid, dtype=bool)
+    tr, va = valid & (pos + horizon < val_pos), valid & (pos >= val_pos)
+    return x[tr], y[tr], x[va], y[va]
 
 
 class GBDTModel:

@@ -214,3 +214,15 @@ def test_config_and_input_validation():
         train_gbdt(x[:30], y[:30], x, y, FAST)
     huber = train_gbdt(x, y, *_data(200, 3), GBDTConfig(**{**FAST.to_dict(), "objective": "huber"}))
     assert huber.predict(x[:2]).shape == (2,)
+
+
+def test_split_window_keeps_training_labels_out_of_the_validation_years():
+    from maml_strategy.gbdt import split_window
+
+    n, h, vp = 40, 5, 30
+    x = np.arange(n, dtype=float)[:, None]
+    valid = np.ones(n, bool)
+    valid[3] = False
+    xt, yt, xv, yv = split_window(x, np.arange(n, dtype=float), valid, vp, h)
+    assert xt[:, 0].max() + h < vp and 3 not in xt[:, 0] and len(xt) == vp - h - 1
+    assert xv[:, 0].min() == vp and len(yv) == n - vp
