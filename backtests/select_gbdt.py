@@ -25,9 +25,9 @@ Result (45 symbols, 88,185 training / 22,134 validation rows, all rows, 1 thread
 validation IC of the 13 candidates 0.053-0.071 (relative MSE 0.992-0.995); chosen
 num_leaves=15, learning_rate=0.02, min_data_in_leaf=50, feature_fraction=0.5 (IC 0.0709,
 198 rounds) -> the GBDTConfig defaults. Fine-tuning on 796 validation transitions
-(19,602 query rows): no adaptation IC 0.069 / MSE 1.756; 3 rounds @ 0.05 IC 0.010 /
-1.776; 10 @ 0.05 IC -0.005 / 1.869; 5 @ 0.2 IC -0.003 / 2.055 -> gbdt_finetune dropped
-(GBDTConfig.finetune_rounds = 0: adapt() returns None).
+(19,602 query rows; ``--finetune-only``, 82 s): no adaptation IC 0.069 / MSE 1.756;
+3 rounds @ 0.05 IC 0.010 / 1.776; 10 @ 0.05 IC -0.004 / 1.868; 5 @ 0.2 IC -0.004 / 2.057
+-> gbdt_finetune dropped (GBDTConfig.finetune_rounds = 0: adapt() returns None).
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-train-rows", type=int, default=0, help="subsample training rows (0 = all)")
     ap.add_argument("--threads", type=int, default=1,
                     help="LightGBM threads (1: on a busy 2-core box 2 threads were ~5x slower)")
+    ap.add_argument("--finetune-only", action="store_true", help="skip the grid; check fine-tuning of the defaults")
     ap.add_argument("--support", type=int, default=32, help="K for the fine-tuning check")
     ap.add_argument("--json", default=str(HERE / "results" / "select_gbdt.json"), help="write the tables here")
     args = ap.parse_args(argv)
@@ -112,8 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(syms)} symbols ({syms[0]} .. {syms[-1]}); train rows {len(y_tr)} (1997-2005), "
           f"val rows {len(y_va)} (2006-07); features {x_tr.shape[1]}; data {time.perf_counter() - t0:.0f}s")
 
-    base = GBDTConfig(num_threads=args.threads)
-    best, table = select_gbdt_params(x_tr, y_tr, x_va, y_va, base=base, log=print)
+    best, table = GBDTConfig(num_threads=args.threads), []
+    if not args.finetune_only:
+        best, table = select_gbdt_params(x_tr, y_tr, x_va, y_va, base=best, log=print)
     print(f"\n{'candidate':58s} {'valIC':>7s} {'relMSE':>7s} {'dirAcc':>6s} {'iters':>5s} {'fit s':>6s}")
     for r in sorted(table, key=lambda r: -r["ic"]):
         print(f"{json.dumps(r['candidate']):58s} {r['ic']:+7.4f} {r['rel_mse']:7.4f} {r['dir_acc']:6.3f} "

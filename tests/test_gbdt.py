@@ -150,15 +150,33 @@ def test_adapt_returns_new_booster_and_leaves_stored_model_untouched(fitted):
     pred_before = model.predict(d["xh"])
     sx, sy = d["xv"][:32], d["yv"][:32] + 2.0  # a shifted regime
     params = model.adapt(torch.from_numpy(sx), torch.from_numpy(sy), steps=5, lr=0.2)
-    assert params is not None and params is not model.booster
+    assert params is not None and params.base is model.booster
     assert model.booster.model_to_string() == before
     assert torch.equal(model.predict(d["xh"]), pred_before)
-    assert params.num_trees() == model.booster.num_trees() + 5
+    assert params.delta.num_trees() == 5
     assert model.support_loss(sx, sy, params) < model.support_loss(sx, sy)
     assert model.adapt(sx, sy, steps=0) is None
     assert model.adapt(sx, sy) is None  # default finetune_rounds=0: the static gbdt never adapts
     with pytest.raises(ConfigError, match="steps"):
         model.adapt(sx, sy, steps=-1)
+    with pytest.raises(ConfigError, match="GBDTAdapted"):
+        model.predict(sx, params.delta)
+
+
+def test_adapt_equals_lightgbm_continued_training_when_that_works():
+    lgb = pytest.importorskip("lightgbm")
+    xt, yt = _data(1500, 0)
+    xv, yv = _data(400, 1)
+    m = train_gbdt(xt, yt, xv, yv, GBDTConfig(**{**FAST.to_dict(), "feature_fraction": 0.8}), seed=0)
+    sx, sy = xv[:32], yv[:32] + 2.0
+    ours = m.adapt(sx, sy, steps=5, lr=0.2)
+    c = m.config
+    p = dict(c.to_lgb_params(), num_leaves=c.finetune_num_leaves, learning_rate=0.2, min_data_in_leaf=8,
+             min_data_in_bin=1, feature_pre_filter=False, bagging_fraction=1.0, bagging_freq=0, num_threads=1)
+    ref = lgb.train(p, lgb.Dataset(sx, sy, params={"min_data_in_bin": 1, "feature_pre_filter": False}),
+                    num_boost_round=5, init_model=m.booster)
+    assert ref.num_trees() == m.booster.num_trees() + 5
+    np.testing.assert_allclose(m.predict(xv, ours).numpy(), ref.predict(xv), atol=1e-5)
 
 
 def test_early_stopping_uses_only_the_validation_arrays():
@@ -184,7 +202,7 @@ def test_select_gbdt_params_prefers_the_informative_candidate():
     pytest.importorskip("lightgbm")
     xt, yt = _data(1500, 0)
     xv, yv = _data(400, 1)
-    base = GBDTConfig(learning_rate=0.1, n_estimators=150, early_stopping_rounds=10, num_threads=1)
+    base = GBDTConfig(learning_rate=0.1, n_estimators=150, early_stopping_rounds=10, feature_fraction=0.8, num_threads=1)
     # min_data_in_leaf=700 allows only one split per tree: strictly less capacity than 20
     grid = [{"num_leaves": 7, "min_data_in_leaf": 700}, {"num_leaves": 7, "min_data_in_leaf": 20}]
     best, table = select_gbdt_params(xt, yt, xv, yv, grid, base=base, refine_feature_fraction=(0.5,))
