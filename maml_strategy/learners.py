@@ -9,7 +9,7 @@ learner kind adds one line to the table, or calls :func:`register_learner_kind`.
 
 Example:
     >>> sorted(LEARNER_KINDS)
-    ['maml', 'static']
+    ['gbdt', 'maml', 'static']
     >>> model = load_learner("models/spy.pt")  # doctest: +SKIP
 """
 
@@ -28,6 +28,7 @@ __all__ = ["LEARNER_KINDS", "load_learner", "learner_class", "register_learner_k
 LEARNER_KINDS: dict[str, str] = {
     "maml": "maml_strategy.maml:MAML",
     "static": "maml_strategy.training:StaticModel",
+    "gbdt": "maml_strategy.gbdt:GBDTModel",  # optional extra [trees]
 }
 
 

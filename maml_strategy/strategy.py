@@ -39,6 +39,7 @@ __all__ = [
     "StaticModelStrategy",
     "NaiveFinetuneStrategy",
     "BuyAndHoldStrategy",
+    "GBDTStrategy",
     "RegimeRuleStrategy",
     "SMA200Strategy",
     "ExposureMatchedStrategy",
@@ -184,6 +185,12 @@ class StaticModelStrategy(_EngineStrategy):
     params = (("adapt", False),)
 
 
+class GBDTStrategy(_EngineStrategy):
+    """Control: the LightGBM model on the same features, labels and validation years, never adapted."""
+
+    params = (("adapt", False),)
+
+
 class NaiveFinetuneStrategy(_EngineStrategy):
     """Ablation: adapt the *static* model on transitions with the same steps, lr and support as MAML."""
 
@@ -278,6 +285,7 @@ STRATEGIES: dict[str, type[_EngineStrategy]] = {
     "maml": MAMLRegimeStrategy,
     "static": StaticModelStrategy,
     "naive_finetune": NaiveFinetuneStrategy,
+    "gbdt": GBDTStrategy,
     "regime_rule": RegimeRuleStrategy,
     "sma200": SMA200Strategy,
     "exposure_matched": ExposureMatchedStrategy,

@@ -22,7 +22,7 @@ from maml_strategy.engine import Precomputed
 
 __all__ = ["LEARNED", "CONTROLS", "SEEDLESS", "ALL_STRATEGIES", "SuiteResult", "run_suite", "model_skill"]
 
-LEARNED = ("maml", "static", "naive_finetune")  # strategies that trade a trained model
+LEARNED = ("maml", "static", "naive_finetune", "gbdt")  # strategies that trade a trained model (gbdt: if installed)
 CONTROLS = ("regime_rule", "sma200", "exposure_matched", "buy_and_hold")  # no net
 SEEDLESS = ("regime_rule", "sma200", "buy_and_hold")  # do not depend on the training seed
 ALL_STRATEGIES = LEARNED + CONTROLS
@@ -101,7 +101,7 @@ def run_suite(
     pre = Precomputed.from_symbol_features(sf)
     out = SuiteResult(sf.symbol, seed)
     learned = {"maml": getattr(models, "maml", None), "static": getattr(models, "static", None),
-               "naive_finetune": getattr(models, "static", None)}
+               "naive_finetune": getattr(models, "static", None), "gbdt": getattr(models, "gbdt", None)}
     for kind in kinds:
         if kind in learned:
             model = learned[kind]
@@ -123,6 +123,8 @@ def run_suite(
     if models is not None:
         out.skill["maml_unadapted"] = model_skill(models.maml, sf, start, end)
         out.skill["static"] = model_skill(models.static, sf, start, end)
+        if models.gbdt is not None:
+            out.skill["gbdt"] = model_skill(models.gbdt, sf, start, end)
         for kind in ("maml", "naive_finetune"):
             if kind in out.results:
                 out.skill[kind] = _decision_skill(out.results[kind], sf, start, end)

@@ -27,7 +27,7 @@ import maml_strategy
 from maml_strategy.config import StrategyConfig, config_to_dict
 from maml_strategy.dataset import PooledWindows, SymbolFeatures, pool_windows, symbol_features
 
-__all__ = ["Prepared", "TrainedModels", "as_universe", "cache_key", "prepare_training", "train_models",
+__all__ = ["Prepared", "TrainedModels", "as_universe", "load_trained", "cache_key", "prepare_training", "train_models",
            "universe_features"]
 
 log = logging.getLogger(__name__)
@@ -51,9 +51,10 @@ class TrainedModels:
 
     maml: Any  # maml_strategy.maml.MAML
     static: Any  # maml_strategy.training.StaticModel
-    key: str  # cache key
-    history: dict[str, Any]  # training curves and task counts
-    cached: bool  # loaded from the cache
+    gbdt: Any = None  # maml_strategy.gbdt.GBDTModel (None when LightGBM, the extra [trees], is not installed)
+    key: str = ""  # cache key
+    history: dict[str, Any] = dataclasses.field(default_factory=dict)  # training curves and task counts
+    cached: bool = False  # loaded from the cache
 
 
 def _code_hash() -> str:
@@ -78,10 +79,31 @@ def cache_key(data: pd.DataFrame | Universe, cfg: StrategyConfig, period: Any, s
         "maml": config_to_dict(cfg.maml), "static": config_to_dict(cfg.static), "model": config_to_dict(cfg.model),
         "tasks": config_to_dict(cfg.tasks),
         "period": [str(period.train_start.date()), str(period.val_start.date()), str(period.train_end.date())],
-        "seed": seed, "version": maml_strategy.__version__, "code": _code_hash(),
+        "seed": seed, "version": maml_strategy.__version__, "code": _code_hash(), "gbdt": _gbdt_available(),
     }
     h.update(json.dumps(meta, sort_keys=True).encode())
     return h.hexdigest()[:20]
+
+
+def _gbdt_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("lightgbm") is not None
+
+
+def load_trained(folder: str | Path, key: str = "", history: dict[str, Any] | None = None) -> TrainedModels:
+    """The models saved in a cache folder (``gbdt`` only when its file is there)."""
+    from maml_strategy.maml import MAML
+    from maml_strategy.training import StaticModel
+
+    folder = Path(folder)
+    gbdt = None
+    if (folder / "gbdt.model").is_file():
+        from maml_strategy.gbdt import GBDTModel
+
+        gbdt = GBDTModel.load(folder / "gbdt.model")
+    return TrainedModels(MAML.load(folder / "maml.pt"), StaticModel.load(folder / "static.pt"), gbdt, key,
+                         history or {}, True)
 
 
 @dataclass
@@ -185,7 +207,7 @@ def train_models(
     if folder is not None and (folder / "maml.pt").is_file() and (folder / "static.pt").is_file():
         hist = json.loads((folder / "history.json").read_text()) if (folder / "history.json").is_file() else {}
         say(f"models for seed {seed}: loaded from cache {folder}")
-        return TrainedModels(MAML.load(folder / "maml.pt"), StaticModel.load(folder / "static.pt"), key, hist, True)
+        return load_trained(folder, key, hist)
 
     say(f"features: {len(frames)} symbol(s), training window {period.train_start.date()}..{period.train_end.date()}")
     prep = prepare_training(frames, cfg, period, seed=seed, feats=feats)
@@ -211,7 +233,19 @@ def train_models(
     sh = static.history
     say(f"  static: {len(sh['epoch'])} epochs, best validation epoch {sh['best_epoch']}"
         + (f"; stopped early: no improvement for {scfg.patience} epochs" if sh.get("stopped_early") else ""))
+    gbdt = None
+    if _gbdt_available():
+        from maml_strategy.gbdt import GBDTConfig, train_gbdt
+
+        say(f"training the boosted-trees control (seed {seed}): {len(fit_rows)} rows")
+        gbdt = train_gbdt(pooled.x[fit_rows], pooled.labels["meta"][fit_rows], pooled.x[val_rows],
+                          pooled.labels["val"][val_rows], GBDTConfig(), scaler=pooled.scaler,
+                          feature_names=pooled.feature_names, seed=seed)
+        say(f"  gbdt: {gbdt.history['best_iteration']} rounds (early stopping on validation MSE)")
+    else:
+        say('boosted-trees control skipped: LightGBM is not installed (pip install -e ".[trees]")')
     history = {
+        "gbdt": None if gbdt is None else gbdt.history,
         "maml": maml_hist,
         "static": sh,
         "symbols": pooled.symbols,
@@ -224,5 +258,7 @@ def train_models(
         folder.mkdir(parents=True, exist_ok=True)
         maml.save(folder / "maml.pt")
         static.save(folder / "static.pt")
+        if gbdt is not None:
+            gbdt.save(folder / "gbdt.model")
         (folder / "history.json").write_text(json.dumps(history, default=str, indent=1))
-    return TrainedModels(maml, static, key, history, False)
+    return TrainedModels(maml, static, gbdt, key, history, False)

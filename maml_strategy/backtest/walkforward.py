@@ -124,9 +124,7 @@ def backtest_task(ref: SymbolRef, adjust: str, end: str | None, year: int, seed:
                   cache_dir: str, model_folder: str, model_key: str, kinds: tuple[str, ...]) -> dict[str, Any]:
     """Every strategy in ``kinds`` on one (symbol, year, seed); cached as JSON under ``cache_dir/wf``."""
     from maml_strategy.backtest.suite import run_suite
-    from maml_strategy.backtest.train import TrainedModels, _code_hash
-    from maml_strategy.maml import MAML
-    from maml_strategy.training import StaticModel
+    from maml_strategy.backtest.train import _code_hash, load_trained
 
     from maml_strategy.learner import apply_num_threads
 
@@ -142,8 +140,7 @@ def backtest_task(ref: SymbolRef, adjust: str, end: str | None, year: int, seed:
         return out
     out: dict[str, Any] = {"symbol": ref[0], "year": year, "seed": seed, "rows": [], "skill": {}, "skipped": None}
     try:
-        models = TrainedModels(MAML.load(Path(model_folder) / "maml.pt"), StaticModel.load(Path(model_folder) / "static.pt"),
-                               model_key, {}, True)
+        models = load_trained(model_folder, model_key)
         if not len(df.loc[period.test_start : period.test_end]):
             raise DataError(f"no bars in {year}")
         suite = run_suite(df, sf, cfg, period.test_start, period.test_end, models=models, seed=seed, kinds=kinds)
