@@ -167,14 +167,16 @@ def test_fixed_seed_reproduces_summary(df, cfg, tmp_path) -> None:
             paths = write_outputs(res, tmp_path / "out")
     assert json.dumps(runs[0], sort_keys=True, default=str) == json.dumps(runs[1], sort_keys=True, default=str)
     summary = json.loads(paths["summary"].read_text())
-    assert set(summary["strategies"]) == {"maml", "static", "naive_finetune", "buy_and_hold"}
+    assert set(summary["strategies"]) == {"maml", "static", "naive_finetune", "gbdt", "regime_rule", "sma200",
+                                          "exposure_matched", "buy_and_hold"}
+    assert summary["price_basis"] == "total" and set(summary["skill"]) >= {"maml", "maml_unadapted", "static", "gbdt"}
     for key in ("period", "symbol", "train", "test", "seeds"):
         assert key in summary
     assert summary["strategies"]["maml"]["per_seed"][0]["adaptations"] >= 1
     cmp = summary["comparisons"]["maml_vs_static"]["total_return"]
     per = summary["strategies"]
     assert cmp["mean_diff"] == pytest.approx(per["maml"]["total_return"] - per["static"]["total_return"])
-    for name in ("equity", "trades", "report", "maml_model", "static_model"):
+    for name in ("equity", "trades", "report", "monthly", "maml_model", "static_model"):
         assert paths[name].stat().st_size > 0
     from maml_strategy.learners import load_learner
 
@@ -245,14 +247,15 @@ def test_full_period_default_config(spy_csv, tmp_path, name, bh_return) -> None:
 
 def test_walk_forward_cli_one_year(spy_csv, tmp_path) -> None:
     proc = run_script(
-        "walk_forward.py", "--first", "2007", "--last", "2007", "--train-years", "5", "--data", str(spy_csv),
+        "walk_forward.py", "--first", "2007", "--last", "2007", "--train-years", "5", "--universe", "SPY",
         "--config", str(tiny_config_file(tmp_path)), "--cache-dir", str(tmp_path / "cache"),
         "--out", str(tmp_path / "wf"), cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads((tmp_path / "wf" / "summary.json").read_text())
-    assert [r["year"] for r in summary["years"]] == [2007]
-    assert set(summary["maml_wins"]) == {"maml_vs_static", "maml_vs_naive_finetune", "maml_vs_buy_and_hold"}
+    assert summary["years"] == [2007] and summary["symbols"] == ["SPY"] and summary["price_basis"] == "total"
+    assert {"maml_vs_static", "maml_vs_naive_finetune", "maml_vs_gbdt", "maml_vs_regime_rule", "maml_vs_sma200",
+            "maml_vs_buy_and_hold"} <= set(summary["comparisons"])
 
 
 def test_orders_fill_at_next_open_with_costs(df, cfg, models) -> None:

@@ -69,7 +69,7 @@ def test_save_load_roundtrip_identical(fitted, tmp_path):
     assert loaded.config == model.config and loaded.feature_names == model.feature_names
     np.testing.assert_array_equal(loaded.scaler.center, model.scaler.center)
     assert loaded.history["best_iteration"] == model.history["best_iteration"]
-    from maml_strategy.learner import load_learner
+    from maml_strategy.learners import load_learner
 
     assert isinstance(load_learner(p), GBDTModel)
 

@@ -51,8 +51,9 @@ def test_local_run_writes_summary(local_run) -> None:
     s = json.loads((tmp / "out" / "summary.json").read_text())
     assert s["price_basis"] == "total" and s["executor"] == "local" and s["years"] == [2007, 2008]
     kinds = {row["strategy"] for row in s["results"]}
-    assert kinds == {"maml", "static", "naive_finetune", "regime_rule", "sma200", "exposure_matched", "buy_and_hold"}
-    assert len(s["results"]) == 3 * 2 * 7
+    assert kinds == {"maml", "static", "naive_finetune", "gbdt", "regime_rule", "sma200", "exposure_matched",
+                     "buy_and_hold"}
+    assert len(s["results"]) == 3 * 2 * 8
     cmp = s["comparisons"]["maml_vs_buy_and_hold"]["sharpe"]
     assert cmp["ci95"][0] <= cmp["mean_diff"] <= cmp["ci95"][1]
     assert set(s["skill"]) >= {"maml", "maml_unadapted", "static", "naive_finetune"}
