@@ -68,8 +68,8 @@ def total_return_prices(df: pd.DataFrame, label: str = "data") -> pd.DataFrame:
             more = f" and {len(where) - 5} more" if len(where) > 5 else ""
             warnings.warn(
                 f"[{label}] the dividend-adjustment factor Adj Close/Close jumps by more than "
-                f"{FACTOR_JUMP * 100:.0f} % in one day on {days}{more}: probably a spin-off artefact of the source; "
-                "returns across that day include it",
+                f"{FACTOR_JUMP * 100:.0f} % in one day on {days}{more}: probably a spin-off or special dividend in the "
+                "source's adjustment; the total-return series credits it as a one-day return (check that day)",
                 DataWarning, stacklevel=3,
             )
     out = df.copy()
