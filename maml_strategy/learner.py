@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Sequence
 from typing import Any, ClassVar, Self
@@ -232,7 +233,24 @@ class Learner:
         with torch.no_grad():
             if params is None:
                 return self.model(xt)
-            return functional_call(self.model, params, (xt,))
+            return self._bound(params)(xt)
+
+    def _bound(self, params: dict[str, Tensor]) -> nn.Module:
+        """A copy of the network holding ``params`` (kept for the last dict seen).
+
+        The engine predicts every bar with the same adapted dict; a plain module call
+        costs a fraction of ``functional_call``'s parameter swapping, with the same result.
+        """
+        cached = getattr(self, "_bound_cache", None)
+        if cached is not None and cached[0] is params:
+            return cached[1]
+        net = copy.deepcopy(self.model)
+        with torch.no_grad():
+            for name, p in net.named_parameters():
+                p.copy_(params[name])
+        net.eval()
+        self._bound_cache = (params, net)
+        return net
 
     def support_loss(self, x: Tensor | np.ndarray, y: Tensor | np.ndarray, params: dict[str, Tensor] | None = None) -> float:
         """Mean loss of the model (or of ``params``) on ``(x, y)``."""
