@@ -2,21 +2,17 @@
 
 The protocol (no look-ahead):
 
-* Features come from :class:`~maml_strategy.features.MultiTimeframeExtractor`
-  on the whole frame up to ``test_end`` (history before ``train_start`` is
-  indicator warm-up only); labels are ``forward_returns(horizon)``.
-* Training window ``train_start .. train_end``: only samples whose label
-  horizon ends on or before ``train_end`` carry a label; the feature scaler is
-  fitted on training rows only. Training regime segments must start on or
-  after ``train_start`` and be *closed* before the last training bar (a
-  segment's end is only known once the next regime is confirmed), so prices
-  after ``train_end`` cannot change the training data.
-* MAML is meta-trained on the training segments; the last ``val_fraction`` of
-  them (by time) are validation tasks for early stopping. The static baseline
-  is trained on all labelled training rows (time-ordered validation split with
-  a horizon gap, early stopping).
-* Test: regime segments starting on or after ``test_start`` (which must be
-  after ``train_end``), labels ending on or before ``test_end``; every
+* Arrays come from the one dataset pipeline (:mod:`maml_strategy.dataset`), for
+  one frame or a ``{symbol: frame}`` universe: causal features and regimes per
+  symbol, labels masked so none crosses its window's last day, one scaler fitted
+  on the training window's rows.
+* Training window ``train_start .. train_end``; its last ``val_fraction`` of days
+  are the validation part. MAML is meta-trained on the regime segments (clipped
+  to the windows, at least ``min_segment`` bars) before it and early-stopped on
+  those inside it; the static baseline trains on the rows before it and
+  early-stops on the rows inside it.
+* Test: regime segments inside ``test_start .. test_end`` (after ``train_end``),
+  labels ending on or before ``test_end``; every
   (segment, placement) task, support blocks ``query_size`` rows apart, support
   precedes query with a ``horizon`` gap.
 * For each number of SGD steps on the support set (same learning rate for
@@ -45,11 +41,13 @@ import pandas as pd
 import torch
 
 from maml_strategy.errors import ConfigError, DataError
-from maml_strategy.features import FeatureScaler, MultiTimeframeExtractor, forward_returns
+from maml_strategy.config import load_config
+from maml_strategy.dataset import pool_windows, symbol_features
+from maml_strategy.features import FeatureScaler
 from maml_strategy.learner import Learner, sgd_adapt
 from maml_strategy.maml import MAML, MAMLConfig
 from maml_strategy.model import HierarchicalTimeframeNet
-from maml_strategy.regime import RegimeDetector, RegimeSegment
+from maml_strategy.regime import RegimeSegment
 from maml_strategy.tasks import TaskBatch, TaskSampler
 from maml_strategy.training import StaticConfig, StaticModel, train_static
 
@@ -83,7 +81,7 @@ class FewShotConfig:
     query_size: int = 8  # Q: query samples per task; also the stride between test placements
     horizon: int = 5  # label horizon in bars; gap between support and query
     min_segment: int = 20  # drop regime segments shorter than this many bars
-    val_fraction: float = 0.2  # last fraction of the training segments (by time) used as MAML validation tasks
+    val_fraction: float = 0.2  # last fraction of the training window's days: validation (MAML tasks, static early stopping)
     hidden_dim: int = 32  # HierarchicalTimeframeNet hidden width (the product default, see config.ModelConfig)
     meta_epochs: int = 12  # MAML meta-epochs (upper bound; early stopping)
     steps_per_epoch: int = 15  # MAML meta-batches per epoch
@@ -150,6 +148,8 @@ class FewShotData:
     train_end: pd.Timestamp
     test_start: pd.Timestamp
     test_end: pd.Timestamp
+    y_fit: np.ndarray | None = None  # labels before the validation part (MAML tasks, static fitting)
+    y_val: np.ndarray | None = None  # labels of the validation part (early stopping)
 
 
 @dataclass
@@ -310,64 +310,59 @@ def prepare_fewshot_data(
         raise ConfigError(
             f"need train_start < train_end < test_start <= test_end, got {t0.date()} .. {t1.date()} and {e0.date()} .. {e1.date()}"
         )
-    if not isinstance(df, pd.DataFrame) or not isinstance(df.index, pd.DatetimeIndex):
-        raise DataError("df must be an OHLCV DataFrame with a DatetimeIndex (see maml_strategy.data.load_ohlcv)")
-    df = df.loc[:e1, [c for c in df.columns if c != "regime"]]
-    if len(df) == 0 or df.index[0] > t1 or df.index[-1] < e0:
-        span = f"{df.index[0].date()} .. {df.index[-1].date()}" if len(df) else "no rows"
-        raise DataError(f"the data ({span}) must reach from before {t1.date()} into {e0.date()}; load a longer history")
+    if isinstance(df, pd.DataFrame):
+        frames = {"SYMBOL": df}
+    elif isinstance(df, dict) and df and all(isinstance(f, pd.DataFrame) for f in df.values()):
+        frames = dict(df)
+    else:
+        raise DataError("df must be an OHLCV DataFrame or a {symbol: DataFrame} universe "
+                        "(see maml_strategy.data.load_ohlcv / load_universe)")
+    for sym, f in frames.items():
+        if not isinstance(f.index, pd.DatetimeIndex):
+            raise DataError(f"{sym}: the frame needs a DatetimeIndex (see maml_strategy.data.load_ohlcv)")
+        f = f.loc[:e1]
+        if len(f) == 0 or f.index[0] > t1 or f.index[-1] < e0:
+            span = f"{f.index[0].date()} .. {f.index[-1].date()}" if len(f) else "no rows"
+            raise DataError(f"{sym}: the data ({span}) must reach from before {t1.date()} into {e0.date()}; "
+                            "load a longer history")
 
-    h = cfg.horizon
-    extractor = MultiTimeframeExtractor()
-    feats = extractor.transform(df)
-    X = feats.flat().astype(np.float64)
-    X[~feats.valid] = np.nan
-    y_all = forward_returns(df, horizon=h).to_numpy(dtype=np.float64)
-    idx = df.index
-    in_train = (idx >= t0) & (idx <= t1)
-    y_train = np.where(in_train, mask_labels_after(y_all, idx, t1, h), np.nan)
-    y_test = np.where(idx >= e0, mask_labels_after(y_all, idx, e1, h), np.nan)
-
-    fit_rows = in_train & np.isfinite(X).all(axis=1)
-    if not fit_rows.any():
-        raise DataError(f"no training row between {t0.date()} and {t1.date()} has valid features; load more warm-up history")
-    scaler = FeatureScaler().fit(X[fit_rows])
-    Xs = scaler.transform(np.nan_to_num(X, nan=0.0)).astype(np.float32)
-    Xs[~np.isfinite(X).all(axis=1)] = np.nan
-
-    segments = RegimeDetector().segment_by_regime(df, min_length=cfg.min_segment)
-    # A segment's end is known one bar later (when the next regime is confirmed): keep only training
-    # segments closed strictly before the last training bar, so later prices cannot change them.
-    last_train_pos = int(np.searchsorted(idx, t1, side="right")) - 1
-    train_segs = [s for s in segments if s.start >= t0 and s.end_pos < last_train_pos]
-    test_segs = [s for s in segments if s.start >= e0]
-    n_val = max(1, int(round(cfg.val_fraction * len(train_segs))))
-    if len(train_segs) - n_val < 1:
+    # the one dataset pipeline (maml_strategy.dataset), as in the backtests: validation = the last
+    # val_fraction of the training window's days; meta-training labels end before validation starts
+    pcfg = load_config(None, features={"horizon": cfg.horizon}, model={"hidden_dim": cfg.hidden_dim})
+    feats = {s: symbol_features(f.loc[:e1, [c for c in f.columns if c != "regime"]], pcfg, s)
+             for s, f in frames.items()}
+    v0 = (t0 + (t1 - t0) * (1.0 - cfg.val_fraction)).normalize()
+    windows = {"all": (t0, t1), "fit": (t0, v0 - pd.Timedelta(days=1)), "val": (v0, t1), "test": (e0, e1)}
+    pooled = pool_windows(feats, windows, fit_window="all", cfg=pcfg)
+    keep = lambda name: [x for x in pooled.segments[name] if x.n_bars >= cfg.min_segment]  # noqa: E731
+    train_segs, val_segs, test_segs = keep("fit"), keep("val"), keep("test")
+    if not train_segs or not val_segs:
         raise DataError(
-            f"only {len(train_segs)} regime segments (>= {cfg.min_segment} bars) in the training window "
-            f"{t0.date()} .. {t1.date()}; need at least 2 (training + validation). Widen the window or lower min_segment."
+            f"{len(train_segs)} training and {len(val_segs)} validation regime segments (>= {cfg.min_segment} bars) in "
+            f"{t0.date()} .. {t1.date()}; need at least one of each. Widen the window or lower min_segment."
         )
     if not test_segs:
         raise DataError(
-            f"no regime segment (>= {cfg.min_segment} bars) starts in the evaluation window {e0.date()} .. {e1.date()}; "
+            f"no regime segment (>= {cfg.min_segment} bars) in the evaluation window {e0.date()} .. {e1.date()}; "
             "widen it or lower min_segment."
         )
     return FewShotData(
-        X=Xs,
-        y_train=y_train,
-        y_test=y_test,
-        index=idx,
-        scaler=scaler,
-        feature_names=list(extractor.flat_feature_names),
-        train_segments=train_segs[:-n_val],
-        val_segments=train_segs[-n_val:],
+        X=pooled.x,
+        y_train=pooled.labels["all"],
+        y_test=pooled.labels["test"],
+        index=pd.DatetimeIndex(pooled.dates),
+        scaler=pooled.scaler,
+        feature_names=pooled.feature_names,
+        train_segments=train_segs,
+        val_segments=val_segs,
         test_segments=test_segs,
-        model_kwargs={"num_timeframes": extractor.n_timeframes, "features_per_tf": 45, "cross_tf_features": 8,
-                      "hidden_dim": cfg.hidden_dim},
+        model_kwargs=pooled.model_kwargs,
         train_start=t0,
         train_end=t1,
         test_start=e0,
         test_end=e1,
+        y_fit=pooled.labels["fit"],
+        y_val=pooled.labels["val"],
     )
 
 
@@ -397,8 +392,10 @@ def train_learners(data: FewShotData, config: FewShotConfig | None = None, seed:
     """
     cfg = FewShotConfig() if config is None else config
     K, Q, h = cfg.support_size, cfg.query_size, cfg.horizon
-    train_sampler = TaskSampler(data.train_segments, data.X, data.y_train, K, Q, h, seed=seed)
-    val_sampler = TaskSampler(data.val_segments, data.X, data.y_train, K, Q, h, seed=10_000 + seed)
+    y_fit = data.y_train if data.y_fit is None else data.y_fit
+    y_val = data.y_train if data.y_val is None else data.y_val
+    train_sampler = TaskSampler(data.train_segments, data.X, y_fit, K, Q, h, seed=seed)
+    val_sampler = TaskSampler(data.val_segments, data.X, y_val, K, Q, h, seed=10_000 + seed)
     mcfg = MAMLConfig(
         inner_lr=cfg.lr, outer_lr=cfg.outer_lr, inner_steps=cfg.inner_steps, support_size=K, query_size=Q,
         meta_epochs=cfg.meta_epochs, steps_per_epoch=cfg.steps_per_epoch, patience=cfg.patience,
@@ -410,11 +407,14 @@ def train_learners(data: FewShotData, config: FewShotConfig | None = None, seed:
     hist = maml.meta_train(train_sampler, val_sampler=val_sampler, progress=cfg.progress)
     t_maml = time.perf_counter() - t0
     t0 = time.perf_counter()
+    fit = np.isfinite(y_fit) & np.isfinite(data.X).all(axis=1)
+    val = np.isfinite(y_val) & np.isfinite(data.X).all(axis=1)
     static = train_static(
-        data.X, data.y_train,
+        data.X[fit], y_fit[fit],
         StaticConfig(epochs=cfg.static_epochs, patience=cfg.patience, horizon=h, seed=seed, finetune_lr=cfg.lr,
                      device=cfg.device, num_threads=cfg.num_threads),
         scaler=data.scaler, feature_names=data.feature_names, model_kwargs=data.model_kwargs,
+        validation=(data.X[val], y_val[val]),
     )
     return TrainedLearners(seed, maml, static, hist, t_maml, time.perf_counter() - t0)
 
