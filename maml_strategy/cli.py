@@ -258,6 +258,8 @@ def quiet_third_party() -> None:
         yf.addHandler(logging.NullHandler())
     for category in (DeprecationWarning, FutureWarning, PendingDeprecationWarning):
         warnings.filterwarnings("ignore", category=category, module=r"(yfinance|backtrader|pandas|matplotlib|numpy)(\.|$)")
+    # pandas' own deprecation classes (e.g. Pandas4Warning) need not derive from the builtin ones
+    warnings.filterwarnings("ignore", module=r"yfinance(\.|$)")
 
 
 def run_main(

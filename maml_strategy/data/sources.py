@@ -138,7 +138,12 @@ def download_yfinance(symbol: str, start: str | None = None, end: str | None = N
     except ImportError as exc:  # pragma: no cover - yfinance is a hard dependency
         raise DataError("yfinance is not installed; pip install yfinance") from exc
     try:
-        raw = yf.download(symbol, start=start, end=end, auto_adjust=False, progress=False, actions=False)
+        with warnings.catch_warnings():
+            # yfinance's own pandas deprecations (it re-enables them on import): not actionable by a user
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            raw = yf.download(symbol, start=start, end=end, auto_adjust=False, progress=False, actions=False,
+                              threads=False)
     except Exception as exc:  # network errors come in many types
         raise DataError(f"[yfinance:{symbol}] download failed: {exc}") from exc
     if raw is None or len(raw) == 0:
