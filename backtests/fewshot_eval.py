@@ -36,7 +36,11 @@ __all__ = ["main", "build_parser", "format_table"]
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options (defaults reproduce the published table)."""
     ap = make_parser(__doc__)
-    ap.add_argument("--symbol", default="SPY", help="ticker")
+    ap.add_argument("--symbol", default="SPY", help="ticker (ignored with --universe)")
+    ap.add_argument("--universe", help="meta-train and evaluate across a universe: a directory of CSVs, a YAML list "
+                    "or 'SPY,QQQ' (tasks are (symbol, regime segment) pairs)")
+    ap.add_argument("--price-basis", choices=("total", "close"), default="total",
+                    help="total: dividends credited via Adj Close; close: prices as in the files")
     ap.add_argument("--train-start", type=iso_date, default="1995-01-01", help="first meta-training day")
     ap.add_argument("--train-end", type=iso_date, default="2005-12-31", help="last meta-training day")
     ap.add_argument("--test-start", type=iso_date, default="2006-01-01", help="first evaluation day (after --train-end)")
@@ -104,7 +108,7 @@ def _main(argv: list[str] | None = None) -> dict[str, Any]:
               flag="--train-start/--train-end/--test-start/--test-end")
     # the arguments are valid: only now pay for torch
     from maml_strategy.backtest.fewshot import FewShotConfig, run_fewshot
-    from maml_strategy.data import load_ohlcv
+    from maml_strategy.data import load_ohlcv, load_universe
 
     t_start = time.perf_counter()
     cfg = FewShotConfig(
@@ -114,7 +118,12 @@ def _main(argv: list[str] | None = None) -> dict[str, Any]:
         static_epochs=args.static_epochs, patience=args.patience, progress=args.progress,
     )
     # the original read an unlimited history ending at the test end: features need the warm-up before train_start
-    df = load_ohlcv(args.symbol, end=args.test_end)
+    adjust = "total" if args.price_basis == "total" else "none"
+    if args.universe:
+        df = load_universe(args.universe, None, args.test_end, adjust=adjust)
+        args.symbol = f"{len(df)}-symbol universe"
+    else:
+        df = load_ohlcv(args.symbol, end=args.test_end, adjust=adjust)
     steps = sorted(set(args.steps) | {0})
     res = run_fewshot(df, args.train_start, args.train_end, args.test_start, args.test_end, cfg,
                       seeds=args.seeds, steps=steps, log=print)
@@ -132,7 +141,7 @@ def _main(argv: list[str] | None = None) -> dict[str, Any]:
         "table_markdown": table,
         "elapsed_s": time.perf_counter() - t_start,
     }
-    path = out_dir / f"fewshot_{args.symbol.lower()}.json"
+    path = out_dir / ("fewshot_universe.json" if args.universe else f"fewshot_{args.symbol.lower()}.json")
     path.write_text(json.dumps(summary, indent=2, default=str))
     print(f"wrote {path} ({summary['elapsed_s']:.0f}s)")
     return summary
