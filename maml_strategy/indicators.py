@@ -77,6 +77,6 @@ class RegimeIndicator(bt.Indicator):
             self.lines.regime[0] = _NAN
             self.lines.transition[0] = 0.0
             return
-        regime = self.detector._step(float(high), float(low), float(close))
+        regime = self.detector.step(float(high), float(low), float(close))
         self.lines.regime[0] = _NAN if regime is None else float(regime.code)
         self.lines.transition[0] = 1.0 if self.detector.transition else 0.0

@@ -97,3 +97,14 @@ def test_types_checked_on_construction_too() -> None:
     assert isinstance(cfg.inner_lr, float) and type(cfg.seed) is int
     assert RegimeConfig(vol_threshold=2).vol_threshold == 2.0  # frozen dataclass normalised too
     assert StrategyConfig(trading={"max_exposure": 0.5}).trading == TradingConfig(max_exposure=0.5)  # type: ignore[arg-type]
+
+
+def test_one_registry_of_strategy_kinds() -> None:
+    from maml_strategy.backtest.suite import ALL_STRATEGIES
+    from maml_strategy.config import STRATEGY_KINDS, StrategyConfig
+    from maml_strategy.errors import ConfigError
+    from maml_strategy.strategy import STRATEGIES
+
+    assert tuple(STRATEGIES) == STRATEGY_KINDS == ALL_STRATEGIES
+    with pytest.raises(ConfigError, match="kind must be one of"):
+        StrategyConfig(kind="momentum")

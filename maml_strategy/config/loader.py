@@ -8,10 +8,11 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 
@@ -23,7 +24,9 @@ from maml_strategy.errors import ConfigError
 
 __all__ = ["STRATEGY_KINDS", "StrategyConfig", "load_config"]
 
-STRATEGY_KINDS = ("maml", "static", "naive_finetune", "buy_and_hold")
+#: every strategy kind, in report order: the one list (maml_strategy.strategy.STRATEGIES maps each to its class)
+STRATEGY_KINDS = ("maml", "static", "naive_finetune", "gbdt", "regime_rule", "sma200", "exposure_matched",
+                  "buy_and_hold")
 
 
 @dataclass
@@ -31,7 +34,7 @@ class StrategyConfig(ConfigBase):
     """One named strategy configuration (a file in ``strategies/``)."""
 
     name: str = "maml_regime"  # label used in reports
-    kind: Literal["maml", "static", "naive_finetune", "buy_and_hold"] = "maml"  # which model/adaptation path
+    kind: str = "maml"  # which strategy: one of STRATEGY_KINDS
     symbol: str = "SPY"  # default ticker
     regime: RegimeConfig = field(default_factory=RegimeConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
@@ -41,6 +44,12 @@ class StrategyConfig(ConfigBase):
     static: StaticConfig = field(default_factory=StaticConfig)
     trading: TradingConfig = field(default_factory=TradingConfig)
     live: dict[str, Any] = field(default_factory=dict)  # Robinhood settings, see maml_strategy.live.LiveConfig
+
+    def _validate(self) -> None:
+        if self.kind not in STRATEGY_KINDS:
+            close = difflib.get_close_matches(self.kind, STRATEGY_KINDS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"kind must be one of {', '.join(STRATEGY_KINDS)}; got {self.kind!r}{hint}")
 
 
 def load_config(path: str | os.PathLike | None = None, **overrides: Any) -> StrategyConfig:

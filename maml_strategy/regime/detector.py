@@ -129,9 +129,14 @@ class RegimeDetector:
         Raises:
             DataError: if a price is missing, non-finite, non-positive or high < low.
         """
-        return self._step(float(_field(bar, "high")), float(_field(bar, "low")), float(_field(bar, "close")))
+        return self.step(float(_field(bar, "high")), float(_field(bar, "low")), float(_field(bar, "close")))
 
-    def _step(self, high: float, low: float, close: float) -> Regime | None:
+    def step(self, high: float, low: float, close: float) -> Regime | None:
+        """Consume one bar given as floats (the fast path of :meth:`update`); returns the confirmed regime.
+
+        Raises:
+            DataError: a non-finite or non-positive price, or ``high < low``.
+        """
         if not (close > 0.0 and low > 0.0 and high >= low and high < math.inf):
             raise DataError(
                 f"invalid bar #{self.n_bars}: high={high}, low={low}, close={close}; "
@@ -213,7 +218,7 @@ class RegimeDetector:
     def _codes(self, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Replay ``df`` through a fresh core; regime codes (-1 = warm-up) and transition flags."""
         core = RegimeDetector(self.config)
-        step = core._step
+        step = core.step
         try:
             high = df["high"].to_numpy(dtype=np.float64).tolist()
             low = df["low"].to_numpy(dtype=np.float64).tolist()
