@@ -57,10 +57,12 @@ class TrainedModels:
     cached: bool = False  # loaded from the cache
 
 
-def _code_hash() -> str:
+def _code_hash(backtests: bool = False) -> str:
+    """Hash of the package's code that shapes a model (``backtests=True``: and a backtest result)."""
+    skip = {"live"} if backtests else {"live", "backtest"}
     h = hashlib.sha256()
     for p in sorted(_PKG_DIR.rglob("*.py")):
-        if {"live", "backtest"} & set(p.relative_to(_PKG_DIR).parts) and p.name != "train.py":
+        if skip & set(p.relative_to(_PKG_DIR).parts) and p.name != "train.py":
             continue
         h.update(p.read_bytes())
     return h.hexdigest()[:16]

@@ -132,7 +132,7 @@ def backtest_task(ref: SymbolRef, adjust: str, end: str | None, year: int, seed:
     period = window_period(year, 1)
     df, sf = cached_symbol_features(ref, adjust, end, cfg, cache_dir)
     key = _hash("bt", ref[0], _frame_digest(df.loc[: period.test_end]), year, seed, model_key, list(kinds),
-                config_to_dict(cfg), _code_hash())
+                config_to_dict(cfg), _code_hash(backtests=True))
     path = Path(cache_dir) / "wf" / f"{ref[0]}-{year}-{seed}-{key}.json"
     if path.is_file():
         out = json.loads(path.read_text())

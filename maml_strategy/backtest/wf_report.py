@@ -101,6 +101,14 @@ def format_walk_forward(summary: dict[str, Any]) -> str:
               "| comparison | Sharpe diff | return diff (pp) |", "|---|---|---|"]
     for name, c in summary["comparisons"].items():
         lines.append(f"| {name} | {_ci(c.get('sharpe'))} | {_ci(c.get('total_return'), 100.0)} |")
+    rows = pd.DataFrame(summary.get("results", []))
+    if not rows.empty:
+        years = rows.groupby(["year", "strategy"], sort=False)["total_return"].mean().unstack("strategy")
+        names = list(summary["aggregate"])
+        lines += ["", "Mean total return per test year (over symbols and seeds):", "",
+                  "| year | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+        for year, r in years.iterrows():
+            lines.append(f"| {year} | " + " | ".join(_pct(r.get(n)) for n in names) + " |")
     if summary.get("skill"):
         lines += ["", "Skill on the test bars (mean over symbol-years, 95% CI):", "",
                   "| model | IC | hit rate | MSE / MSE(0) | skill |", "|---|---|---|---|---|"]
@@ -110,6 +118,20 @@ def format_walk_forward(summary: dict[str, Any]) -> str:
                 f"{d['mean'] * k:.{p}f} ({d['ci95'][0] * k:.{p}f}, {d['ci95'][1] * k:.{p}f})")
             lines.append(f"| {model} | {fmt(ic)} | {fmt(hit, 100.0, 1)}% | {fmt(rel)} | "
                          f"{'measurable' if s['measurable_skill'] else 'none measurable'} |")
+        models = list(summary["skill"])
+        years = sorted({y for m in models for y in summary["skill"][m]["per_year"]})
+        lines += ["", "IC per test year, mean over symbols (95% CI from the spread across symbols):", "",
+                  "| year | " + " | ".join(models) + " |", "|---" * (len(models) + 1) + "|"]
+        for y in years:
+            cells = []
+            for m in models:
+                e = summary["skill"][m]["per_year"].get(y) or summary["skill"][m]["per_year"].get(str(y))
+                if not e or e.get("ic") is None:
+                    cells.append("n/a")
+                else:
+                    ci = e.get("ic_ci95")
+                    cells.append(f"{e['ic']:+.3f}" + (f" ({ci[0]:+.3f}, {ci[1]:+.3f})" if ci else ""))
+            lines.append(f"| {y} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
