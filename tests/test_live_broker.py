@@ -325,6 +325,35 @@ def test_daily_loss_limit_flattens_and_stops():
     assert data.stop_reason is not None  # and stopped
     assert data.bars_live < 10
     assert [f.size for f in broker.journal.fills] == [900, -900]
+    # the flattening sell was decided at the crash day's open tick and filled at the next tick (the day's
+    # high on a down day): never better than the open, and inside the bar's range
+    sell = broker.journal.fills[-1]
+    day = bars.loc[pd.Timestamp(sell.time[:10])]
+    assert day.low <= sell.price <= day.open
+    assert sell.price == pytest.approx(day.open)
+
+
+def test_fill_price_never_better_than_the_open():
+    from maml_strategy.live.fills import Tick, fill_price
+    from maml_strategy.live.models import Quote
+
+    at_high = Tick(2, Quote(105.0, 105.2, 105.1, datetime(2024, 7, 1, 15, tzinfo=timezone.utc)), 100.0, 105.1, 99.0)
+    at_low = Tick(3, Quote(98.9, 99.1, 99.0, datetime(2024, 7, 1, 17, tzinfo=timezone.utc)), 100.0, 105.1, 99.0)
+    assert fill_price("sell", at_high) == 100.0 and fill_price("buy", at_high) == 105.2
+    assert fill_price("buy", at_low) == 100.0 and fill_price("sell", at_low) == 98.9
+    with pytest.raises(ValueError):
+        fill_price("short", at_low)
+
+
+def test_paper_fills_lie_inside_the_bars():
+    bars = make_bars(40, seed=5)
+    plan = {k: (10 if k % 2 == 0 else -10) for k in range(15)}
+    strat, broker, _, _ = replay(bars, 20, plan)
+    assert len(broker.journal.fills) == 15
+    for f in broker.journal.fills:
+        day = bars.loc[pd.Timestamp(f.time[:10])]
+        assert day.low - 1e-9 <= f.price <= day.high + 1e-9
+        assert f.price >= day.open - 1e-9 if f.size > 0 else f.price <= day.open + 1e-9
 
 
 def test_now_is_timezone_aware_for_rails():
