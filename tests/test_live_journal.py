@@ -173,7 +173,8 @@ def live_run(bars, journal_path, client_cls, tmp_path):
                      refresh_interval_s=0.0, **LOOSE)
     client = client_cls(cfg, env={"ROBINHOOD_USERNAME": "u", "ROBINHOOD_PASSWORD": "pw-123456"}, sleep=lambda s: None)
     client.login()
-    store = RobinhoodStore(ReplayQuotes(client, ReplayClient(bars, start=bars.index[20], end=bars.index[22])), cfg)
+    store = RobinhoodStore(ReplayQuotes(client, ReplayClient(bars, start=bars.index[20], end=bars.index[22])), cfg,
+                           replay=True)
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.adddata(store.getdata("SPY"))
     auth = authorize_real_orders(cfg, live_flag=True, yes_real_money=True)
