@@ -16,6 +16,12 @@ delivers N bars per second (0 = as fast as possible). Without --model, a model
 is trained (and cached under backtests/cache/) on the --train-years years before
 --start. Every fill and the final value are printed; the broker journal
 (--journal, default ``live.journal_path``) lets an interrupted session resume.
+Replays use the total-return price basis (dividends credited through Adj Close)
+unless --price-basis close is given.
+
+Exit codes: 0 the session ran to its end; 2 bad input or a broker error; 3 a
+safety rail (daily loss limit, repeated feed failures) stopped the session, the
+reason being the last line printed; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                  "and no --start)")
     p.add_argument("--journal", help="broker journal file (replay default: in memory only)")
     p.add_argument("--train-years", type=int, default=10, help="training window before --start when --model is omitted")
+    p.add_argument("--price-basis", choices=("total", "close"), default="total",
+                   help="replay prices: 'total' (dividends credited via Adj Close, the default) or 'close' (as traded)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-dir", default=str(HERE / "cache"), help="trained-model cache ('' disables)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -72,10 +80,10 @@ def _train_model(df: Any, cfg: Any, start: Any, args: argparse.Namespace) -> Any
     train_start = train_end - pd.DateOffset(years=args.train_years) + pd.Timedelta(days=1)
     period = custom_period(str(train_start.date()), str(train_end.date()), str(pd.Timestamp(start).date()),
                            str((df.index[-1] if len(df) else train_end).date()), name="paper_trade")
-    print(f"training a model on {train_start.date()}..{train_end.date()} (cached in {args.cache_dir or 'nowhere'})")
+    print(f"model for {train_start.date()}..{train_end.date()}: loading from the cache or training "
+          f"(cache: {args.cache_dir or 'off'})")
     models = train_models(df.loc[:train_end], cfg, period, seed=args.seed, cache_dir=args.cache_dir or None)
-    cached = bool(getattr(models, "cached", getattr(models, "from_cache", False)))
-    print(f"model {'loaded from cache' if cached else 'trained'}: {models.key}")
+    print(f"model {models.key}: {'loaded from the cache' if models.cached else 'trained'}")
     return models.maml
 
 
@@ -85,7 +93,10 @@ def _strategy_class() -> Any:
     from maml_strategy.strategy import MAMLRegimeStrategy
 
     class PrintingStrategy(MAMLRegimeStrategy):
-        """MAMLRegimeStrategy that prints fills, rejections and feed status."""
+        """MAMLRegimeStrategy that prints fills, rejections, feed and store status."""
+
+        def notify_store(self, msg: str, *args: Any, **kwargs: Any) -> None:
+            logger.info("store: %s %s", msg, " ".join(str(a) for a in args))
 
         def notify_order(self, order: bt.Order) -> None:
             super().notify_order(order)
@@ -106,6 +117,15 @@ def _strategy_class() -> Any:
     return PrintingStrategy
 
 
+def _counts(strat: Any, start: Any) -> tuple[int, int]:
+    """Adaptations and fills from ``start`` on (the warm-up's are not counted)."""
+    import pandas as pd
+
+    adaptations = sum(1 for a in strat.adaptations if pd.Timestamp(a.date) >= start)
+    fills = sum(1 for f in strat.fills if pd.Timestamp(f["date"]).normalize() >= start)
+    return adaptations, fills
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the session; returns the process exit code."""
     args = parse_args(argv)
@@ -116,15 +136,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from maml_strategy.config import load_config
     from maml_strategy.errors import MamlStrategyError
-    from maml_strategy.live import (
-        FakeClient,
-        LiveConfig,
-        RobinhoodBroker,
-        RobinhoodClient,
-        authorize_real_orders,
-        make_feed,
-    )
-    from maml_strategy.live.safety import NEW_YORK
+    from maml_strategy.data import apply_price_basis, read_csv_ohlcv
+    from maml_strategy.live import LiveConfig, ReplayClient, RobinhoodClient, RobinhoodStore, authorize_real_orders
+    from maml_strategy.live.calendar import NEW_YORK
 
     try:
         cfg = load_config(args.config)
@@ -144,20 +158,22 @@ def main(argv: list[str] | None = None) -> int:
             # the replay default is the COVID year, the same window as `backtests/run.py --period 2020`
             args.start, args.end = "2020-01-01", "2020-12-31"
         if replay:
-            client: Any = FakeClient.from_csv(args.replay, symbol=symbol, start=args.start, end=args.end,
-                                              speed=args.speed)
+            history = apply_price_basis(read_csv_ohlcv(args.replay, source=f"{symbol}:{args.replay}"),
+                                        "total" if args.price_basis == "total" else "none", args.replay)
+            client: Any = ReplayClient(history, symbol=symbol, start=args.start, end=args.end, speed=args.speed)
             bars = client.replay_bars
             if bars.empty:
                 print(f"no bars to replay between {args.start} and {args.end}", file=sys.stderr)
                 return 2
             start = pd.Timestamp(args.start) if args.start else bars.index[0]
             auth = None
-            history = None
+            store = RobinhoodStore(client, live_cfg)
         else:
             if args.live and not live_cfg.allow_real_orders:  # fail before touching the network
                 authorize_real_orders(live_cfg, live_flag=True)
             client = RobinhoodClient(live_cfg)
-            client.login()
+            store = RobinhoodStore(client, live_cfg)
+            store.login()
             last4 = client.get_account().last4 if args.live else ""
             auth = authorize_real_orders(live_cfg, live_flag=args.live, yes_real_money=args.yes_real_money,
                                          account_last4=last4)
@@ -169,49 +185,45 @@ def main(argv: list[str] | None = None) -> int:
 
             model = load_learner(args.model)
         else:
-            if replay:
-                from maml_strategy.live.fake import load_bars_csv
+            if not replay:
+                from maml_strategy.live import load_robinhood_ohlcv
 
-                history = load_bars_csv(args.replay, symbol)
-            else:
-                from maml_strategy.data import load_ohlcv
-
-                history = load_ohlcv(symbol, None, start - pd.Timedelta(days=1))
+                history = load_robinhood_ohlcv(symbol, None, start - pd.Timedelta(days=1), client=client)
             model = _train_model(history, cfg, start, args)
 
         journal = args.journal or (None if replay else (live_cfg.journal_path or
                                    str(HERE / "results" / f"journal_{'live' if auth else 'paper'}_{symbol}.json")))
         cerebro = bt.Cerebro(stdstats=False, quicknotify=True)  # print the last fills too
-        data = make_feed(client, symbol, live_cfg, replay=replay)
+        data = store.getdata(symbol)
         cerebro.adddata(data, name=symbol)
-        broker = RobinhoodBroker(
-            client=client, config=live_cfg, mode="live" if auth else "paper", authorization=auth,
-            journal=journal, check_market_hours=None if not replay else False,
-        )
+        extra = {"authorization": auth} if auth else {}
+        broker = store.getbroker("live" if auth else "paper", journal=journal, **extra)
         cerebro.setbroker(broker)
         cerebro.addstrategy(_strategy_class(), model=model, config=cfg, trade_start=start)
         mode = "LIVE (REAL MONEY)" if auth else "paper"
         print(f"rails: max order {live_cfg.max_order_notional:.0f}, max position {live_cfg.max_position_notional:.0f}, "
               f"{live_cfg.max_orders_per_day} orders/day, daily loss limit {live_cfg.daily_loss_limit:.0%}, "
               f"market hours {'off (replay)' if replay else 'on' if live_cfg.check_market_hours else 'off'}")
+        basis = f", price basis {args.price_basis}" if replay else ""
         print(f"{mode} trading {symbol} from {start.date()} "
-              f"({'replay of ' + args.replay if replay else 'Robinhood quotes'}); journal: {journal or 'in memory'}")
+              f"({'replay of ' + args.replay if replay else 'Robinhood quotes'}{basis}); journal: {journal or 'in memory'}")
         try:
             strat = cerebro.run()[0]
         except KeyboardInterrupt:
             print("interrupted; the journal holds the state, run again to resume", file=sys.stderr)
             return 130
         finally:
-            if not replay:
-                client.logout()
+            store.stop()
         status = broker.status()
+        adaptations, fills = _counts(strat, start)
         print(f"final value {broker.getvalue():.2f}  cash {broker.getcash():.2f}  "
-              f"position {broker.getposition(data).size:g} {symbol}  fills {len(strat.fills)}  "
-              f"adaptations {len(strat.adaptations)}")
+              f"position {broker.getposition(data).size:g} {symbol}  fills {fills}  adaptations {adaptations} "
+              f"(from {start.date()}; warm-up excluded)" + (f"  price_basis {args.price_basis}" if replay else ""))
+        if store.stop_reason:
+            print(f"STOPPED by a safety rail (exit code 3): {store.stop_reason}")
+            return 3
         if status["blocked"]:
             print(f"orders blocked: {status['blocked']}")
-        if data.stop_reason:
-            print(f"stopped: {data.stop_reason}")
         return 0
     except MamlStrategyError as exc:
         print(f"error: {exc}", file=sys.stderr)

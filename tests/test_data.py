@@ -11,7 +11,6 @@ import pytest
 
 from maml_strategy.data import (
     DataWarning,
-    from_robinhood_historicals,
     load_ohlcv,
     normalise_yfinance,
     synthetic_ohlcv,
@@ -120,26 +119,6 @@ def test_yfinance_multiindex_normalised_and_cached(monkeypatch: pytest.MonkeyPat
 def test_normalise_yfinance_flat_columns_passthrough() -> None:
     df = _frame(3).set_index("Date")
     assert list(normalise_yfinance(df, "X").columns) == list(df.columns)
-
-
-def test_robinhood_string_prices() -> None:
-    recs = [
-        {"begins_at": f"2020-01-0{i}T00:00:00Z", "open_price": "10.5", "high_price": "11.0",
-         "low_price": "10.0", "close_price": "10.75", "volume": 100, "session": "reg"}
-        for i in range(2, 7)
-    ]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        df = from_robinhood_historicals(recs, "SPY")
-    assert df["close"].dtype == np.float64 and df["close"].iloc[0] == 10.75
-    assert df.index.tz is None and df.index[0] == pd.Timestamp("2020-01-02")
-
-
-def test_robinhood_none_raises() -> None:
-    with pytest.raises(DataError, match="no historicals"):
-        from_robinhood_historicals(None, "SPY")
-    with pytest.raises(DataError, match="no historicals"):
-        from_robinhood_historicals([None], "SPY")
 
 
 # --- one test per bad-input case ----------------------------------------------------------
@@ -307,38 +286,3 @@ def test_synthetic_plan_respected() -> None:
     assert (df["regime"].iloc[30:50] == "bear_high_vol").all()
     with pytest.raises(DataError, match="unknown regime"):
         synthetic_ohlcv(10, regimes=[("up", 5)])
-
-
-def test_load_ohlcv_robinhood_source_offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """source='robinhood' goes through RobinhoodClient (network replaced) and the shared validator."""
-    from maml_strategy.live import client as client_mod
-
-    recs = [
-        {"begins_at": f"2020-01-{d:02d}T00:00:00Z", "open_price": "300.5", "high_price": "301.0",
-         "low_price": "299.0", "close_price": "300.75", "volume": 1000, "interpolated": d == 6}
-        for d in (2, 3, 6, 7)
-    ]
-
-    class FakeClient:
-        logged_in = False
-
-        @classmethod
-        def from_env(cls):
-            return cls()
-
-        def login(self):
-            FakeClient.logged_in = True
-
-        def get_historicals(self, symbol, interval="day", span="5year"):
-            return from_robinhood_historicals(recs, symbol, interval=interval)
-
-    monkeypatch.setattr(client_mod, "RobinhoodClient", FakeClient)
-    df = load_ohlcv("SPY", source="robinhood")
-    assert FakeClient.logged_in
-    assert list(df.index.strftime("%Y-%m-%d")) == ["2020-01-02", "2020-01-03", "2020-01-07"]  # interpolated dropped
-    assert df["close"].dtype == np.float64 and df["close"].iloc[0] == 300.75
-
-
-def test_robinhood_missing_field_raises() -> None:
-    with pytest.raises(DataError, match="lack field"):
-        from_robinhood_historicals([{"begins_at": "2020-01-02T00:00:00Z", "open_price": "1"}], "SPY")

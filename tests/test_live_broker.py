@@ -5,32 +5,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import backtrader as bt
-import numpy as np
 import pandas as pd
 import pytest
 import responses
 
 from maml_strategy.errors import ConfigError
-from maml_strategy.live.broker import RobinhoodBroker
+from maml_strategy.live.calendar import NEW_YORK, is_market_open
 from maml_strategy.live.client import RobinhoodClient
 from maml_strategy.live.config import LiveConfig
-from maml_strategy.live.fake import FakeClient, RobinhoodHTTPStub
-from maml_strategy.live.feed import make_feed
-from maml_strategy.live.safety import NEW_YORK, authorize_real_orders, is_market_open
-
-LOOSE = dict(kill_switch_path="", max_order_notional=1e9, max_position_notional=1e9, max_orders_per_day=100)
-
-
-def make_bars(n: int = 40, start: str = "2024-01-01", seed: int = 1, drift: float = 0.0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    close = 100 * np.exp(np.cumsum(rng.normal(drift, 0.01, n)))
-    open_ = close * np.exp(rng.normal(0, 0.004, n))
-    high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.01, n))
-    low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.01, n))
-    vol = rng.integers(1_000_000, 2_000_000, n).astype(float)
-    return pd.DataFrame(
-        {"open": open_, "high": high, "low": low, "close": close, "volume": vol}, index=pd.bdate_range(start, periods=n)
-    )
+from maml_strategy.live.safety import authorize_real_orders
+from maml_strategy.live.store import RobinhoodStore
+from maml_strategy.live.replay import ReplayClient
+from tests.live_fakes import LOOSE, FakeBrokerClient, RobinhoodHTTPStub, make_bars
 
 
 class Scripted(bt.Strategy):
@@ -46,7 +32,7 @@ class Scripted(bt.Strategy):
     def tradeable(self):
         if self.p.start is not None:
             return pd.Timestamp(self.data.datetime.date(0)) >= pd.Timestamp(self.p.start)
-        return not getattr(self.data, "delivering_backfill", False)
+        return not self.data.delivering_backfill
 
     def notify_order(self, order):
         self.notes.append((order.getstatusname(), order.info.get("reject_reason")))
@@ -67,14 +53,15 @@ class Scripted(bt.Strategy):
 
 
 def replay(bars, start_idx, plan, broker_kwargs=None, cfg=None, strategy=Scripted, fake_kwargs=None):
-    fake = FakeClient(bars, start=bars.index[start_idx], **(fake_kwargs or {}))
+    fake = FakeBrokerClient(bars, start=bars.index[start_idx], **(fake_kwargs or {}))
     cfg = cfg or LiveConfig(**LOOSE)
     cerebro = bt.Cerebro(stdstats=False)
-    data = make_feed(fake, "SPY", cfg, replay=True)
+    store = RobinhoodStore(fake, cfg)
+    data = store.getdata("SPY")
     cerebro.adddata(data)
-    kw = dict(client=fake, config=cfg, check_market_hours=False)
+    kw = dict(check_market_hours=False)
     kw.update(broker_kwargs or {})
-    broker = RobinhoodBroker(**kw)
+    broker = store.getbroker(kw.pop("mode", "paper"), **kw)
     cerebro.setbroker(broker)
     cerebro.addstrategy(strategy, plan=plan)
     strat = cerebro.run()[0]
@@ -178,9 +165,10 @@ def test_paper_mode_never_touches_order_endpoints(tmp_path):
         stub = Stub(rsps)
         client.login()
         cerebro = bt.Cerebro(stdstats=False, quicknotify=True)  # the run ends right after the last fill
-        data = make_feed(client, "SPY", cfg, poll_interval=0.0, idle_sleep=0.0, max_failures=2)
+        store = RobinhoodStore(client, cfg)
+        data = store.getdata("SPY", poll_interval=0.0, idle_sleep=0.0, max_failures=2)
         cerebro.adddata(data)
-        broker = RobinhoodBroker(client=client, config=cfg, check_market_hours=False)
+        broker = store.getbroker(check_market_hours=False)
         cerebro.setbroker(broker)
         cerebro.addstrategy(Scripted, plan={0: 5, 1: -5})
         strat = cerebro.run()[0]
@@ -208,7 +196,7 @@ def test_live_mode_tracks_partial_fills_to_completion():
     assert broker.getposition(data).size == pytest.approx(9.0)
     assert broker.getcash() == pytest.approx(fake.cash)
     rec, = broker.journal.orders.values()
-    assert rec["status"] == "filled" and rec["filled"] == pytest.approx(9.0) and rec["broker_id"]
+    assert rec.status == "filled" and rec.filled == pytest.approx(9.0) and rec.broker_id
 
 
 def test_live_rejection_becomes_rejected_order():
@@ -241,13 +229,15 @@ def test_live_state_is_cached_not_fetched_per_call():
 
 def test_live_mode_needs_all_keys():
     cfg = LiveConfig(allow_real_orders=True)
-    fake = FakeClient(make_bars(10))
+    store = RobinhoodStore(FakeBrokerClient(make_bars(10)), cfg)
     with pytest.raises(ConfigError, match="LiveAuthorization"):
-        RobinhoodBroker(client=fake, config=cfg, mode="live")
+        store.getbroker("live")
     with pytest.raises(ConfigError, match="allow_real_orders"):
-        RobinhoodBroker(client=fake, config=LiveConfig(), mode="live", authorization=live_auth(cfg))
+        RobinhoodStore(store.client, LiveConfig()).getbroker("live", authorization=live_auth(cfg))
     with pytest.raises(ConfigError):
-        RobinhoodBroker(client=fake, config=cfg, mode="real")
+        store.getbroker("real")
+    with pytest.raises(ConfigError, match="places orders"):  # a replay client cannot trade for real
+        RobinhoodStore(ReplayClient(make_bars(10)), cfg).getbroker("live", authorization=live_auth(cfg))
 
 
 def test_authorize_real_orders_three_keys():
@@ -334,12 +324,41 @@ def test_daily_loss_limit_flattens_and_stops():
     assert broker.getposition(data).size == 0  # flattened
     assert data.stop_reason is not None  # and stopped
     assert data.bars_live < 10
-    assert [f["size"] for f in broker.journal.fills] == [900, -900]
+    assert [f.size for f in broker.journal.fills] == [900, -900]
+    # the flattening sell was decided at the crash day's open tick and filled at the next tick (the day's
+    # high on a down day): never better than the open, and inside the bar's range
+    sell = broker.journal.fills[-1]
+    day = bars.loc[pd.Timestamp(sell.time[:10])]
+    assert day.low <= sell.price <= day.open
+    assert sell.price == pytest.approx(day.open)
+
+
+def test_fill_price_never_better_than_the_open():
+    from maml_strategy.live.fills import Tick, fill_price
+    from maml_strategy.live.models import Quote
+
+    at_high = Tick(2, Quote(105.0, 105.2, 105.1, datetime(2024, 7, 1, 15, tzinfo=timezone.utc)), 100.0, 105.1, 99.0)
+    at_low = Tick(3, Quote(98.9, 99.1, 99.0, datetime(2024, 7, 1, 17, tzinfo=timezone.utc)), 100.0, 105.1, 99.0)
+    assert fill_price("sell", at_high) == 100.0 and fill_price("buy", at_high) == 105.2
+    assert fill_price("buy", at_low) == 100.0 and fill_price("sell", at_low) == 98.9
+    with pytest.raises(ValueError):
+        fill_price("short", at_low)
+
+
+def test_paper_fills_lie_inside_the_bars():
+    bars = make_bars(40, seed=5)
+    plan = {k: (10 if k % 2 == 0 else -10) for k in range(15)}
+    strat, broker, _, _ = replay(bars, 20, plan)
+    assert len(broker.journal.fills) == 15
+    for f in broker.journal.fills:
+        day = bars.loc[pd.Timestamp(f.time[:10])]
+        assert day.low - 1e-9 <= f.price <= day.high + 1e-9
+        assert f.price >= day.open - 1e-9 if f.size > 0 else f.price <= day.open + 1e-9
 
 
 def test_now_is_timezone_aware_for_rails():
-    fake = FakeClient(make_bars(10))
-    broker = RobinhoodBroker(client=fake, config=LiveConfig(**LOOSE))
-    assert broker._now().tzinfo is not None
+    fake = FakeBrokerClient(make_bars(10))
+    broker = RobinhoodStore(fake, LiveConfig(**LOOSE)).getbroker()
+    assert broker.guard.now().tzinfo is not None
     assert broker.status()["mode"] == "paper"
-    assert fake.now() - broker._now() == timedelta(0)
+    assert fake.now() - broker.guard.now() == timedelta(0)

@@ -13,9 +13,10 @@ import requests
 import responses
 
 from maml_strategy.errors import BrokerError, ConfigError
-from maml_strategy.live.client import ORDERS_URL, OrderStateUnknown, RobinhoodClient
+from maml_strategy.live.client import ORDERS_URL, RobinhoodClient
+from maml_strategy.live.models import OrderStateUnknown
 from maml_strategy.live.config import LiveConfig
-from maml_strategy.live.fake import RobinhoodHTTPStub
+from tests.live_fakes import RobinhoodHTTPStub
 from maml_strategy.live.ratelimit import RateLimiter
 from maml_strategy.live.retry import RetryPolicy
 

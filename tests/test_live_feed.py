@@ -12,8 +12,13 @@ import pytest
 
 from maml_strategy.errors import BrokerError
 from maml_strategy.live.config import LiveConfig
-from maml_strategy.live.fake import EndOfReplay, FakeClient
-from maml_strategy.live.feed import RobinhoodData, make_feed
+from maml_strategy.live.replay import EndOfReplay, ReplayClient
+from maml_strategy.live.store import RobinhoodStore
+from tests.live_fakes import FakeBrokerClient
+
+
+def make_feed(client, symbol="SPY", config=None, replay=True, **kwargs):
+    return RobinhoodStore(client, config, replay=replay).getdata(symbol, **kwargs)
 
 
 def make_bars(n: int = 40, start: str = "2024-01-01", seed: int = 0) -> pd.DataFrame:
@@ -52,7 +57,7 @@ def run(data) -> Recorder:
 
 def test_replay_rebuilds_every_bar_exactly():
     bars = make_bars(40)
-    fake = FakeClient(bars, start=bars.index[25])
+    fake = ReplayClient(bars, start=bars.index[25])
     data = make_feed(fake, "SPY", LiveConfig(), replay=True)
     assert data.islive()
     strat = run(data)
@@ -68,7 +73,7 @@ def test_replay_rebuilds_every_bar_exactly():
 
 def test_quote_built_bars_without_official_bars():
     bars = make_bars(12)
-    fake = FakeClient(bars, start=bars.index[6])
+    fake = ReplayClient(bars, start=bars.index[6])
     strat = run(make_feed(fake, "SPY", LiveConfig(official_bars=False), replay=True))
     live = [r for r in strat.rows if not r[-1]]
     assert len(live) == 6
@@ -78,9 +83,9 @@ def test_quote_built_bars_without_official_bars():
 
 
 class FlakyClient:
-    """Wraps a FakeClient; get_quote fails on the given call numbers (before advancing)."""
+    """Wraps a ReplayClient; get_quote fails on the given call numbers (before advancing)."""
 
-    def __init__(self, inner: FakeClient, fail_on: set[int]):
+    def __init__(self, inner: ReplayClient, fail_on: set[int]):
         self.inner = inner
         self.fail_on = fail_on
         self.n = 0
@@ -97,7 +102,7 @@ class FlakyClient:
 
 def test_connection_trouble_reports_connbroken_then_recovers():
     bars = make_bars(15)
-    fake = FakeClient(bars, start=bars.index[10])
+    fake = ReplayClient(bars, start=bars.index[10])
     data = make_feed(FlakyClient(fake, {3, 4, 5}), "SPY", LiveConfig(), replay=True)
     strat = run(data)
     assert strat.statuses == ["DELAYED", "LIVE", "CONNBROKEN", "LIVE", "DISCONNECTED"]
@@ -106,7 +111,7 @@ def test_connection_trouble_reports_connbroken_then_recovers():
 
 def test_too_many_failures_stop_the_feed():
     bars = make_bars(15)
-    fake = FakeClient(bars, start=bars.index[10])
+    fake = ReplayClient(bars, start=bars.index[10])
     data = make_feed(FlakyClient(fake, set(range(3, 100))), "SPY", LiveConfig(), replay=True, max_failures=4)
     strat = run(data)
     assert strat.statuses[-2:] == ["CONNBROKEN", "DISCONNECTED"]
@@ -115,7 +120,7 @@ def test_too_many_failures_stop_the_feed():
 
 def test_backfill_failure_is_retried():
     bars = make_bars(10)
-    fake = FakeClient(bars, start=bars.index[5])
+    fake = ReplayClient(bars, start=bars.index[5])
     calls = {"n": 0}
     real = fake.get_historicals
 
@@ -133,8 +138,8 @@ def test_backfill_failure_is_retried():
 
 def test_load_is_non_blocking_while_waiting():
     bars = make_bars(10)
-    fake = FakeClient(bars, start=bars.index[5])
-    data = RobinhoodData(dataname="SPY", client=fake, poll_interval=30.0, idle_sleep=0.01)
+    fake = ReplayClient(bars, start=bars.index[5])
+    data = make_feed(fake, poll_interval=30.0, idle_sleep=0.01)
     cerebro = bt.Cerebro()
     cerebro.adddata(data)
     data._start()
@@ -151,7 +156,7 @@ def test_load_is_non_blocking_while_waiting():
 
 def test_request_stop_ends_the_run():
     bars = make_bars(30)
-    fake = FakeClient(bars, start=bars.index[10])
+    fake = ReplayClient(bars, start=bars.index[10])
 
     class StopAfter3(Recorder):
         def next(self):
@@ -169,7 +174,7 @@ def test_request_stop_ends_the_run():
 
 def test_intraday_bars():
     bars = make_bars(6)
-    fake = FakeClient(bars, start=bars.index[3])
+    fake = ReplayClient(bars, start=bars.index[3])
     data = make_feed(fake, "SPY", LiveConfig(bar_interval="120"), replay=True, backfill=False)
     strat = run(data)
     # replay quotes at 09:30, 11:00 | 13:30 | 16:00 -> three bars a day
@@ -181,7 +186,7 @@ def test_intraday_bars():
 
 def test_fake_historicals_have_no_look_ahead():
     bars = make_bars(10)
-    fake = FakeClient(bars, start=bars.index[5])
+    fake = FakeBrokerClient(bars, start=bars.index[5])
     assert fake.get_historicals("SPY").index[-1] == bars.index[4]
     fake.get_quote("SPY")  # 09:30 of day 5: its bar is not finished
     assert fake.get_historicals("SPY").index[-1] == bars.index[4]
@@ -201,7 +206,7 @@ def test_fake_speed_paces_bars():
         slept.append(s)
         now[0] += s
 
-    fake = FakeClient(bars, start=bars.index[4], speed=2.0, sleep=sleep, monotonic=lambda: now[0])
+    fake = ReplayClient(bars, start=bars.index[4], speed=2.0, sleep=sleep, monotonic=lambda: now[0])
     for _ in range(16):
         fake.get_quote("SPY")
     assert sum(slept) == pytest.approx(1.5)  # 4 bars at 2 bars/s: 3 waits of 0.5 s
@@ -209,7 +214,7 @@ def test_fake_speed_paces_bars():
 
 def test_feed_clock_defaults_to_client_clock():
     bars = make_bars(8)
-    fake = FakeClient(bars, start=bars.index[4])
+    fake = ReplayClient(bars, start=bars.index[4])
     data = make_feed(fake, "SPY", replay=True)
     assert data.now() == fake.now()
     assert fake.now() == datetime(2024, 1, 5, 14, 0, tzinfo=timezone.utc)  # 09:00 New York

@@ -13,15 +13,13 @@ import pytest
 import responses
 
 from maml_strategy.errors import BrokerError
-from maml_strategy.live.broker import RobinhoodBroker
 from maml_strategy.live.client import ORDERS_URL, RobinhoodClient
 from maml_strategy.live.config import LiveConfig
-from maml_strategy.live.fake import FakeClient, RobinhoodHTTPStub
-from maml_strategy.live.feed import make_feed
-from maml_strategy.live.journal import Journal
+from maml_strategy.live.journal import FillRecord, Journal
+from maml_strategy.live.replay import ReplayClient
 from maml_strategy.live.safety import authorize_real_orders
-
-LOOSE = dict(kill_switch_path="", max_order_notional=1e9, max_position_notional=1e9, max_orders_per_day=100)
+from maml_strategy.live.store import RobinhoodStore
+from tests.live_fakes import LOOSE, RobinhoodHTTPStub
 
 
 def make_bars(n: int = 30, seed: int = 2) -> pd.DataFrame:
@@ -42,14 +40,25 @@ def test_roundtrip_and_permissions(tmp_path):
     j = Journal(path)
     j.bind_mode("paper")
     j.upsert_order("r1", symbol="SPY", side="buy", size=2.0, status="accepted")
-    assert j.add_fill({"fill_id": "f1", "ref_id": "r1", "size": 2.0, "price": 10.0, "commission": 0.0})
-    assert not j.add_fill({"fill_id": "f1", "ref_id": "r1", "size": 2.0, "price": 10.0, "commission": 0.0})
+    assert j.add_fill(FillRecord("f1", "r1", "SPY", 2.0, 10.0))
+    assert not j.add_fill(FillRecord("f1", "r1", "SPY", 2.0, 10.0))
     j.cash = 5.0
     j.save()
     again = Journal(path)
     assert again.loaded and again.snapshot() == j.snapshot()
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert [p.name for p in path.parent.iterdir()] == ["journal.json"]  # no temp files left
+    assert again.orders["r1"].size == 2.0 and again.fills[0].price == 10.0  # typed records come back
+
+
+def test_malformed_record_is_refused(tmp_path):
+    path = tmp_path / "journal.json"
+    Journal(path).upsert_order("r1", status="accepted")
+    state = json.loads(path.read_text())
+    state["orders"]["r1"]["colour"] = "red"
+    path.write_text(json.dumps(state))
+    with pytest.raises(BrokerError, match="malformed order"):
+        Journal(path)
 
 
 def test_failed_write_keeps_previous_state(tmp_path, monkeypatch):
@@ -104,11 +113,10 @@ class OneDecision(bt.Strategy):
 
 
 def paper_run(bars, journal_path, die=False):
-    fake = FakeClient(bars, start=bars.index[20])
-    cfg = LiveConfig(**LOOSE)
+    store = RobinhoodStore(ReplayClient(bars, start=bars.index[20]), LiveConfig(**LOOSE))
     cerebro = bt.Cerebro(stdstats=False)
-    cerebro.adddata(make_feed(fake, "SPY", cfg, replay=True))
-    broker = RobinhoodBroker(client=fake, config=cfg, journal=str(journal_path), check_market_hours=False)
+    cerebro.adddata(store.getdata("SPY"))
+    broker = store.getbroker(journal=str(journal_path))
     cerebro.setbroker(broker)
     cerebro.addstrategy(OneDecision, die_after_submit=die)
     cerebro.run()
@@ -129,10 +137,10 @@ def test_paper_session_killed_after_submit_resumes_identically(tmp_path):
     dead = paper_run(bars, path, die=True)
     mid = Journal(path)
     (rec,) = mid.orders.values()
-    assert rec["status"] == "accepted" and mid.fills == []  # submitted, fill never recorded
+    assert rec.status == "accepted" and mid.fills == []  # submitted, fill never recorded
 
     resumed = paper_run(bars, path)  # restart: same decisions, same ref_ids
-    assert _essential(resumed.journal.state) == _essential(reference.journal.state)
+    assert _essential(resumed.journal.snapshot()) == _essential(reference.journal.snapshot())
     assert len(resumed.journal.orders) == 2  # the buy was not submitted twice
     assert resumed.getcash() == pytest.approx(reference.getcash())
     assert dead is not resumed
@@ -149,17 +157,28 @@ class DyingClient(RobinhoodClient):
         raise DyingClient.Died()
 
 
+class ReplayQuotes:
+    """The real client for orders and the account; a replay for quotes, bars and the clock."""
+
+    def __init__(self, client, replay):
+        self.client, self.replay = client, replay
+
+    def __getattr__(self, name):
+        market = name in ("get_quote", "get_historicals", "now")
+        return getattr(self.replay if market else self.client, name)
+
+
 def live_run(bars, journal_path, client_cls, tmp_path):
     cfg = LiveConfig(allow_real_orders=True, session_dir=str(tmp_path / "s"), min_request_interval_s=0.0,
                      refresh_interval_s=0.0, **LOOSE)
     client = client_cls(cfg, env={"ROBINHOOD_USERNAME": "u", "ROBINHOOD_PASSWORD": "pw-123456"}, sleep=lambda s: None)
     client.login()
-    fake = FakeClient(bars, start=bars.index[20], end=bars.index[22])  # the feed replays bars
+    store = RobinhoodStore(ReplayQuotes(client, ReplayClient(bars, start=bars.index[20], end=bars.index[22])), cfg,
+                           replay=True)
     cerebro = bt.Cerebro(stdstats=False)
-    cerebro.adddata(make_feed(fake, "SPY", cfg, replay=True))
+    cerebro.adddata(store.getdata("SPY"))
     auth = authorize_real_orders(cfg, live_flag=True, yes_real_money=True)
-    broker = RobinhoodBroker(client=client, config=cfg, mode="live", authorization=auth,
-                             journal=str(journal_path), check_market_hours=False)
+    broker = store.getbroker("live", authorization=auth, journal=str(journal_path), check_market_hours=False)
     cerebro.setbroker(broker)
     cerebro.addstrategy(OneDecision)
     cerebro.run()
@@ -174,7 +193,7 @@ def test_live_session_killed_after_post_never_doubles_the_order(tmp_path):
         with pytest.raises(DyingClient.Died):
             live_run(bars, path, DyingClient, tmp_path)
         (rec,) = Journal(path).orders.values()
-        assert rec["status"] == "submitting" and rec["broker_id"] is None  # POST went out, reply never recorded
+        assert rec.status == "submitting" and rec.broker_id is None  # POST went out, reply never recorded
         (order_id,) = stub.orders
         stub.fill(order_id, 4, 100.5)  # it (partly) fills while we are down...
         stub.fill(order_id, 3, 100.7)  # ...and completes
@@ -184,8 +203,8 @@ def test_live_session_killed_after_post_never_doubles_the_order(tmp_path):
         posts = [c for c in rsps.calls if c.request.method == "POST" and c.request.url == ORDERS_URL]
     assert len(posts) == 1
     (rec,) = broker.journal.orders.values()
-    assert rec["status"] == "filled" and rec["broker_id"] == order_id
-    assert rec["filled"] == pytest.approx(7) and rec["avg_price"] == pytest.approx((4 * 100.5 + 3 * 100.7) / 7)
-    assert [(f["size"], f["price"]) for f in broker.journal.fills] == [(4.0, 100.5), (3.0, 100.7)]
-    assert broker.journal.positions["SPY"]["size"] == pytest.approx(7)
+    assert rec.status == "filled" and rec.broker_id == order_id
+    assert rec.filled == pytest.approx(7) and rec.avg_price == pytest.approx((4 * 100.5 + 3 * 100.7) / 7)
+    assert [(f.size, f.price) for f in broker.journal.fills] == [(4.0, 100.5), (3.0, 100.7)]
+    assert broker.journal.positions["SPY"].size == pytest.approx(7)
     assert broker.getcash() == pytest.approx(stub.cash)

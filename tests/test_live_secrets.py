@@ -13,9 +13,10 @@ import pytest
 import responses
 
 from maml_strategy.errors import BrokerError
-from maml_strategy.live.client import REDACTOR, RedactingFilter, RobinhoodClient
+from maml_strategy.live.client import RobinhoodClient
+from maml_strategy.live.redact import REDACTOR, RedactingFilter
 from maml_strategy.live.config import LiveConfig
-from maml_strategy.live.fake import RobinhoodHTTPStub
+from tests.live_fakes import RobinhoodHTTPStub
 
 PASSWORD = "Sup3r-Secret-Pa55word"
 MFA = pyotp.random_base32()

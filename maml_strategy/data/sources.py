@@ -1,19 +1,18 @@
-"""Where OHLCV comes from: CSV files, the yfinance download cache, Robinhood.
+"""Where OHLCV comes from: CSV files and the yfinance download cache.
 
 ``load_ohlcv(symbol)`` with ``source="auto"`` searches, in order: the explicit
 ``path``; ``$MAML_STRATEGY_DATA/<SYMBOL>.csv``; ``./data/<SYMBOL>.csv`` (the
 download cache); ``../shared/data/<SYMBOL>.csv``; a yfinance download, cached
 in ``./data/``. When every place fails it raises one :class:`DataError`
-listing each place tried.
+listing each place tried. Robinhood bars load through the live layer
+(``maml_strategy.live.load_robinhood_ohlcv``); this module never imports it.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -26,14 +25,18 @@ __all__ = [
     "read_csv_ohlcv",
     "download_yfinance",
     "normalise_yfinance",
-    "from_robinhood_historicals",
     "candidate_paths",
     "ENV_VAR",
     "SOURCES",
 ]
 
 ENV_VAR = "MAML_STRATEGY_DATA"
-SOURCES = ("auto", "csv", "yfinance", "robinhood")
+SOURCES = ("auto", "csv", "yfinance")
+_ROBINHOOD_MOVED = (
+    "source='robinhood' is not a data-layer source: Robinhood bars load through the live layer, "
+    "maml_strategy.live.load_robinhood_ohlcv(symbol, start, end) (needs pip install 'maml-strategy[live]' "
+    "and ROBINHOOD_USERNAME/ROBINHOOD_PASSWORD/ROBINHOOD_MFA_SECRET)"
+)
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -151,70 +154,6 @@ def download_yfinance(symbol: str, start: str | None = None, end: str | None = N
     return validate_ohlcv(normalise_yfinance(raw, symbol), source=f"yfinance:{symbol}")
 
 
-def from_robinhood_historicals(
-    records: Iterable[Mapping[str, Any]] | None, symbol: str, *, interval: str = "day"
-) -> pd.DataFrame:
-    """Convert robin_stocks ``get_stock_historicals`` records (prices as strings) to a validated frame.
-
-    Interpolated bars (``"interpolated": true``, Robinhood's filler for missing
-    data) are dropped. Daily/weekly bars are indexed by date; intraday bars by
-    New York wall time (tz-naive).
-
-    Args:
-        records: list of dicts with ``begins_at, open_price, high_price, low_price,
-            close_price, volume``.
-        symbol: ticker, for messages.
-        interval: the ``interval`` the records were requested with.
-
-    Raises:
-        DataError: no records, missing fields or bad values (see :func:`validate_ohlcv`).
-
-    Example:
-        >>> rec = [{"begins_at": "2020-01-02T00:00:00Z", "open_price": "1.0", "high_price": "2.0",
-        ...         "low_price": "0.5", "close_price": "1.5", "volume": 10}]
-        >>> float(from_robinhood_historicals(rec, "SPY")["close"].iloc[0])
-        1.5
-    """
-    source = f"robinhood:{symbol}"
-    if records is None:
-        raise DataError(f"[{source}] no historicals returned (None); check the symbol and login")
-    rows = [r for r in records if r is not None]
-    if not rows:
-        raise DataError(f"[{source}] no historicals returned; check the symbol, span and login")
-    raw = pd.DataFrame(rows)
-    fields = ["begins_at", "open_price", "high_price", "low_price", "close_price", "volume"]
-    missing = [c for c in fields if c not in raw.columns]
-    if missing:
-        raise DataError(f"[{source}] historicals lack field(s) {missing}; robin_stocks' response format changed?")
-    if "interpolated" in raw.columns:
-        raw = raw[~raw["interpolated"].fillna(False).astype(bool)]
-    ts = pd.to_datetime(raw["begins_at"], utc=True, errors="coerce")
-    if ts.isna().any():
-        raise DataError(f"[{source}] {int(ts.isna().sum())} record(s) have an unparseable begins_at")
-    if interval in ("day", "week"):
-        index = pd.DatetimeIndex(ts.dt.tz_localize(None).dt.normalize())
-    else:
-        index = pd.DatetimeIndex(ts.dt.tz_convert("America/New_York").dt.tz_localize(None))
-    frame = pd.DataFrame(
-        {"open": raw["open_price"].to_numpy(), "high": raw["high_price"].to_numpy(),
-         "low": raw["low_price"].to_numpy(), "close": raw["close_price"].to_numpy(),
-         "volume": raw["volume"].to_numpy()},
-        index=index,
-    )
-    frame.index.name = "date"
-    return validate_ohlcv(frame, source=source, coerce_quietly=True)
-
-
-def _load_robinhood(symbol: str) -> pd.DataFrame:
-    try:
-        from maml_strategy.live.client import RobinhoodClient
-    except ImportError as exc:
-        raise DataError("the robinhood source needs the live extra: pip install 'maml-strategy[live]'") from exc
-    client = RobinhoodClient.from_env()
-    client.login()
-    return client.get_historicals(symbol, interval="day", span="5year")
-
-
 def _slice(df: pd.DataFrame, start: str | None, end: str | None, label: str, min_rows: int) -> pd.DataFrame:
     lo = pd.Timestamp(start) if start is not None else None
     hi = pd.Timestamp(end) if end is not None else None
@@ -259,7 +198,8 @@ def load_ohlcv(
         start: first date to keep (inclusive), or None for all history.
         end: last date to keep (inclusive), or None.
         source: ``"auto"`` (search order in the module docstring), ``"csv"``
-            (needs ``path`` or a file in the search path), ``"yfinance"`` or ``"robinhood"``.
+            (needs ``path`` or a file in the search path) or ``"yfinance"``. Robinhood
+            bars: ``maml_strategy.live.load_robinhood_ohlcv``.
         path: explicit CSV path; tried first.
         min_rows: raise if fewer rows remain after slicing.
         adjust: price basis: ``"none"`` (prices as in the source) or ``"total"``
@@ -279,6 +219,8 @@ def load_ohlcv(
     """
     if not isinstance(symbol, str) or not symbol.strip():
         raise DataError(f"symbol must be a non-empty string like 'SPY', got {symbol!r}")
+    if source == "robinhood":
+        raise DataError(_ROBINHOOD_MOVED)
     if source not in SOURCES:
         raise DataError(f"unknown source {source!r}; use one of {', '.join(SOURCES)}")
     symbol = symbol.strip()
@@ -296,8 +238,6 @@ def _load_raw(
 
     if source == "yfinance":
         return _slice(_yfinance_cached(symbol, start_s, end_s), start_s, end_s, f"yfinance:{symbol}", min_rows), symbol
-    if source == "robinhood":
-        return _slice(_load_robinhood(symbol), start_s, end_s, f"robinhood:{symbol}", min_rows), symbol
 
     tried: list[str] = []
     for label, p in candidate_paths(symbol, path):

@@ -22,8 +22,8 @@ The work is split into small modules: :mod:`~maml_strategy.live.session`
 (the mounted HTTP adapter), :mod:`~maml_strategy.live.redact` (secret
 redaction), :mod:`~maml_strategy.live.results` (checking robin_stocks results),
 :mod:`~maml_strategy.live.parse` (quotes and bars) and
-:mod:`~maml_strategy.live.models` (value types). Their public names used by
-callers are re-exported here.
+:mod:`~maml_strategy.live.models` (value types); import their names from there.
+:func:`load_robinhood_ohlcv` is the one-call way to get validated Robinhood bars.
 
 Example:
     >>> from maml_strategy.live.client import RobinhoodClient   # doctest: +SKIP
@@ -45,36 +45,14 @@ import pandas as pd
 
 from maml_strategy.errors import BrokerError, DataError
 from maml_strategy.live.config import LiveConfig
-from maml_strategy.live.models import Account, BrokerClient, OrderStateUnknown, Position, Quote
-from maml_strategy.live.parse import historicals_frame, norm_symbol, parse_quote, validate_frame
-from maml_strategy.live.redact import REDACTOR, RedactingFilter, SecretRedactor
+from maml_strategy.live.models import Account, OrderStateUnknown, Position, Quote
+from maml_strategy.live.parse import from_robinhood_historicals, norm_symbol, parse_quote
+from maml_strategy.live.redact import REDACTOR
 from maml_strategy.live.results import check_dict, check_list, error_text
-from maml_strategy.live.session import (
-    ENV_MFA_SECRET,
-    ENV_PASSWORD,
-    ENV_USERNAME,
-    INSTALL_HINT,
-    RobinhoodSession,
-)
+from maml_strategy.live.session import RobinhoodSession
 from maml_strategy.live.transport import error_detail
 
-__all__ = [
-    "Quote",
-    "Account",
-    "Position",
-    "BrokerClient",
-    "RobinhoodClient",
-    "OrderStateUnknown",
-    "SecretRedactor",
-    "RedactingFilter",
-    "REDACTOR",
-    "ENV_USERNAME",
-    "ENV_PASSWORD",
-    "ENV_MFA_SECRET",
-    "INSTALL_HINT",
-    "ORDERS_URL",
-    "validate_frame",
-]
+__all__ = ["RobinhoodClient", "ORDERS_URL", "load_robinhood_ohlcv"]
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +143,7 @@ class RobinhoodClient(RobinhoodSession):
             check_list(f"no historical bars for {symbol} ({interval}/{span})"),
         )
         try:
-            return historicals_frame(data, interval, source=f"robinhood:{symbol}")
+            return from_robinhood_historicals(data, symbol, interval=interval)
         except (DataError, KeyError, TypeError, ValueError) as exc:
             raise self._error(call, f"invalid historical bars for {symbol}: {exc}") from None
 
@@ -412,3 +390,46 @@ class RobinhoodClient(RobinhoodSession):
             )
             self._symbols_by_instrument[url] = str(data["symbol"])
         return self._symbols_by_instrument[url]
+
+
+def load_robinhood_ohlcv(
+    symbol: str,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    *,
+    span: str = "5year",
+    client: RobinhoodClient | None = None,
+    config: LiveConfig | None = None,
+) -> pd.DataFrame:
+    """Validated daily Robinhood bars of ``symbol`` between ``start`` and ``end`` (inclusive).
+
+    The bars go through the library's OHLCV validator
+    (:func:`maml_strategy.data.validate.validate_ohlcv`), like every other source.
+
+    Args:
+        symbol: ticker.
+        start: first date kept, or None.
+        end: last date kept, or None.
+        span: how far back Robinhood is asked (``year``, ``5year``...).
+        client: a logged-in client; when None one is created and logged in with the
+            ``ROBINHOOD_*`` environment variables.
+        config: settings of the client created when ``client`` is None.
+
+    Raises:
+        DataError: no bars in the range.
+        BrokerError / ConfigError: login or request failed.
+
+    Example:
+        >>> df = load_robinhood_ohlcv("SPY", "2024-01-01")  # doctest: +SKIP
+    """
+    if client is None:
+        client = RobinhoodClient(config)
+        client.login()
+    df = client.get_historicals(symbol, interval="day", span=span)
+    lo = pd.Timestamp(start) if start is not None else None
+    hi = pd.Timestamp(end) if end is not None else None
+    out = df.loc[lo:hi]
+    if out.empty:
+        raise DataError(f"[robinhood:{symbol}] no bars between {start} and {end}; Robinhood has "
+                        f"{df.index[0].date()} .. {df.index[-1].date()} for span={span!r}")
+    return out.copy()

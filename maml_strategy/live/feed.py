@@ -14,10 +14,8 @@ is ready, so cerebro keeps calling the broker (paper fills happen on quotes
 between bars).
 
 Example:
-    >>> import backtrader as bt                                            # doctest: +SKIP
-    >>> from maml_strategy.live import FakeClient, RobinhoodData           # doctest: +SKIP
-    >>> fake = FakeClient.from_csv("../shared/data/SPY.csv", start="2020-01-02", end="2020-03-01")  # doctest: +SKIP
-    >>> data = RobinhoodData(dataname="SPY", client=fake, poll_interval=0)  # doctest: +SKIP
+    >>> store = RobinhoodStore(ReplayClient.from_csv("../shared/data/SPY.csv", start="2020-01-02"))  # doctest: +SKIP
+    >>> data = store.getdata("SPY")                                        # doctest: +SKIP
     >>> cerebro = bt.Cerebro(); cerebro.adddata(data)                      # doctest: +SKIP
 """
 
@@ -28,19 +26,19 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import backtrader as bt
 import pandas as pd
 
 from maml_strategy.errors import BrokerError
-from maml_strategy.live.client import Quote
-from maml_strategy.live.config import LiveConfig
-from maml_strategy.live.fake import EndOfReplay
-from maml_strategy.live.safety import NEW_YORK, SESSION_CLOSE, SESSION_OPEN
+from maml_strategy.live.calendar import NEW_YORK, SESSION_CLOSE, SESSION_OPEN, session_bounds
+from maml_strategy.live.fills import Tick
+from maml_strategy.live.models import Quote
+from maml_strategy.live.replay import EndOfReplay
 
-__all__ = ["RobinhoodData", "make_feed"]
+__all__ = ["RobinhoodData"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +61,11 @@ class _Bar:
 
 
 class RobinhoodData(bt.feed.DataBase):
-    """Backfilling, quote-polling live feed (``dataname`` is the symbol).
+    """Backfilling, quote-polling live feed (``dataname`` is the symbol); build it with
+    :meth:`RobinhoodStore.getdata <maml_strategy.live.store.RobinhoodStore.getdata>`.
 
     Params:
-        client: a :class:`~maml_strategy.live.client.BrokerClient` (RobinhoodClient or FakeClient).
+        store: the :class:`~maml_strategy.live.store.RobinhoodStore` (client, clock, tick board).
         poll_interval: seconds between quote polls (0 = every call, for replay).
         backfill: load history first.
         hist_interval / hist_span: backfill request.
@@ -74,12 +73,11 @@ class RobinhoodData(bt.feed.DataBase):
         official_bars: replace a finished daily bar by Robinhood's official one.
         max_failures: consecutive failed polls before the feed gives up (0 = never).
         idle_sleep: seconds slept by ``_load`` when nothing is ready.
-        clock: callable returning the current aware datetime (default ``client.now``).
-        check_session: only build bars from quotes inside 09:30-16:00 New York.
+        check_session: only build bars from quotes inside the NYSE session (off in replay).
     """
 
     params = (
-        ("client", None),
+        ("store", None),
         ("poll_interval", 60.0),
         ("backfill", True),
         ("hist_interval", "day"),
@@ -88,7 +86,6 @@ class RobinhoodData(bt.feed.DataBase):
         ("official_bars", True),
         ("max_failures", 0),
         ("idle_sleep", 0.05),
-        ("clock", None),
         ("check_session", True),
     )
 
@@ -96,8 +93,10 @@ class RobinhoodData(bt.feed.DataBase):
 
     def __init__(self) -> None:
         super().__init__()
-        if self.p.client is None:
-            raise ValueError("RobinhoodData needs client=<RobinhoodClient or FakeClient>")
+        if self.p.store is None:
+            raise ValueError("RobinhoodData needs store=<RobinhoodStore>; build it with store.getdata(symbol)")
+        self.store = self.p.store
+        self.client = self.store.client
         if self.p.bar_minutes:
             self._timeframe = bt.TimeFrame.Minutes
             self._compression = int(self.p.bar_minutes)
@@ -110,12 +109,11 @@ class RobinhoodData(bt.feed.DataBase):
         self._bar: _Bar | None = None
         self._last_dt: datetime | None = None
         self._last_poll: float | None = None
-        self._quote: Quote | None = None
         self._quote_seq = 0
         self._failures = 0
         self._ended = False
         self._stop_reason: str | None = None
-        self.delivering_backfill = True
+        self.delivering_backfill = True  # the bar just delivered is history (warm-up)
         self.bars_backfilled = 0
         self.bars_live = 0
 
@@ -129,12 +127,6 @@ class RobinhoodData(bt.feed.DataBase):
         """Always True: cerebro runs event-driven, without preloading."""
         return True
 
-    def latest_quote(self) -> tuple[int, Quote] | None:
-        """``(sequence, quote)`` of the last in-session quote, or None before the first."""
-        if self._quote is None:
-            return None
-        return self._quote_seq, self._quote
-
     def request_stop(self, reason: str) -> None:
         """Ends the feed at the next ``_load`` (reports DISCONNECTED)."""
         if self._stop_reason is None:
@@ -147,14 +139,18 @@ class RobinhoodData(bt.feed.DataBase):
         return self._stop_reason
 
     def now(self) -> datetime:
-        """The feed's clock (aware)."""
-        clock = self.p.clock or getattr(self.p.client, "now", None)
-        now = clock() if clock is not None else datetime.now(timezone.utc)
-        return now if now.tzinfo is not None else now.replace(tzinfo=timezone.utc)
+        """The store's clock (aware)."""
+        return self.store.now()
 
     # ------------------------------------------------------------ backtrader
+    def setenvironment(self, env: Any) -> None:
+        """Adds the store to cerebro (so strategies get its ``notify_store`` messages)."""
+        super().setenvironment(env)
+        env.addstore(self.store)
+
     def start(self) -> None:
         super().start()
+        self.store.start(data=self)
         self._reset_state()
 
     def stop(self) -> None:
@@ -210,7 +206,7 @@ class RobinhoodData(bt.feed.DataBase):
 
     def _do_backfill(self) -> bool:
         try:
-            df = self.p.client.get_historicals(self.symbol, interval=self.p.hist_interval, span=self.p.hist_span)
+            df = self.client.get_historicals(self.symbol, interval=self.p.hist_interval, span=self.p.hist_span)
         except BrokerError as exc:
             self._poll_failed(exc)
             return False
@@ -219,7 +215,9 @@ class RobinhoodData(bt.feed.DataBase):
         for ts, row in df.iterrows():
             ts = pd.Timestamp(ts)
             if daily:
-                if ts.date() > now_ny.date() or (ts.date() == now_ny.date() and now_ny.time() < SESSION_CLOSE):
+                bounds = session_bounds(ts.date())
+                close = bounds[1] if bounds else datetime.combine(ts.date(), SESSION_CLOSE, NEW_YORK)
+                if ts.date() > now_ny.date() or (ts.date() == now_ny.date() and now_ny < close):
                     continue  # today's bar is still forming; it will be built live
                 dt = datetime(ts.year, ts.month, ts.day)
             else:
@@ -238,7 +236,8 @@ class RobinhoodData(bt.feed.DataBase):
         logger.warning("%s: quote/backfill failed (%d in a row): %s", self.symbol, self._failures, exc.reason or exc)
         self.put_notification(self.CONNBROKEN)
         if self.p.max_failures and self._failures >= int(self.p.max_failures):
-            self.request_stop(f"{self._failures} consecutive failures; last: {exc.reason or exc}")
+            self.store.request_stop(f"{self.symbol} feed: {self._failures} consecutive failures; "
+                                    f"last: {exc.reason or exc}")
 
     def _maybe_poll(self) -> bool:
         mono = time.monotonic()
@@ -247,7 +246,7 @@ class RobinhoodData(bt.feed.DataBase):
             return False
         self._last_poll = mono
         try:
-            quote = self.p.client.get_quote(self.symbol)
+            quote = self.client.get_quote(self.symbol)
         except EndOfReplay:
             if self._bar is not None:
                 self._finalize(self._bar)
@@ -269,11 +268,14 @@ class RobinhoodData(bt.feed.DataBase):
     def _in_session(self, ny: datetime) -> bool:
         if not self.p.check_session:
             return True
-        return ny.weekday() < 5 and SESSION_OPEN <= ny.time() <= SESSION_CLOSE
+        bounds = session_bounds(ny.date())
+        return bounds is not None and bounds[0] <= ny <= bounds[1]
 
     def _bar_bounds(self, ny: datetime) -> tuple[Any, datetime, datetime]:
-        day_open = ny.replace(hour=SESSION_OPEN.hour, minute=SESSION_OPEN.minute, second=0, microsecond=0)
-        day_close = ny.replace(hour=SESSION_CLOSE.hour, minute=SESSION_CLOSE.minute, second=0, microsecond=0)
+        bounds = session_bounds(ny.date())
+        if bounds is None:  # replays of non-session days: the regular hours
+            bounds = (datetime.combine(ny.date(), SESSION_OPEN, NEW_YORK), datetime.combine(ny.date(), SESSION_CLOSE, NEW_YORK))
+        day_open, day_close = bounds
         if not self.p.bar_minutes:
             return ny.date(), day_open, day_close
         minutes = int(self.p.bar_minutes)
@@ -288,7 +290,6 @@ class RobinhoodData(bt.feed.DataBase):
         ny = now.astimezone(NEW_YORK)
         if not self._in_session(ny) or quote.halted:
             return
-        self._quote = quote
         self._quote_seq += 1
         key, start, end = self._bar_bounds(ny)
         if self._bar is not None and self._bar.key != key:
@@ -299,6 +300,8 @@ class RobinhoodData(bt.feed.DataBase):
             self._bar = _Bar(start=start, end=end, key=key, open=price, high=price, low=price, close=price)
         else:
             self._bar.update(price)
+        bar = self._bar
+        self.store.feeds[self.symbol].tick = Tick(self._quote_seq, quote, bar.open, bar.high, bar.low)
 
     def _check_bar_end(self, now: datetime) -> None:
         if self._bar is not None and now >= self._bar.end:
@@ -314,7 +317,7 @@ class RobinhoodData(bt.feed.DataBase):
         vals = [bar.open, bar.high, bar.low, bar.close, bar.volume]
         if daily and self.p.official_bars:
             try:
-                df = self.p.client.get_historicals(self.symbol, interval="day", span="week")
+                df = self.client.get_historicals(self.symbol, interval="day", span="week")
                 ts = pd.Timestamp(dt)
                 if ts in df.index:
                     row = df.loc[ts]
@@ -332,6 +335,7 @@ class RobinhoodData(bt.feed.DataBase):
             return None
         self._last_dt = dt
         self.delivering_backfill = backfill
+        self.store.feeds[self.symbol].warming_up = backfill
         if backfill:
             self.bars_backfilled += 1
         else:
@@ -344,32 +348,3 @@ class RobinhoodData(bt.feed.DataBase):
         self.lines.volume[0] = v
         self.lines.openinterest[0] = 0.0
         return True
-
-
-def make_feed(client: Any, symbol: str, config: LiveConfig | None = None, *, replay: bool = False, **kwargs: Any) -> RobinhoodData:
-    """Builds a :class:`RobinhoodData` from a :class:`LiveConfig`.
-
-    Args:
-        client: RobinhoodClient or FakeClient.
-        symbol: ticker.
-        config: live settings (poll interval, bar size, backfill request).
-        replay: poll on every call (no wall-clock waits) for FakeClient replays.
-        **kwargs: extra feed params (override the config).
-
-    Example:
-        >>> data = make_feed(fake, "SPY", LiveConfig(), replay=True)  # doctest: +SKIP
-    """
-    cfg = config or LiveConfig()
-    params: dict[str, Any] = dict(
-        dataname=symbol.upper(),
-        name=symbol.upper(),
-        client=client,
-        poll_interval=0.0 if replay else cfg.poll_interval_s,
-        idle_sleep=0.0 if replay else 0.05,
-        hist_interval=cfg.historical_interval,
-        hist_span=cfg.historical_span,
-        bar_minutes=cfg.bar_minutes(),
-        official_bars=cfg.official_bars,
-    )
-    params.update(kwargs)
-    return RobinhoodData(**params)

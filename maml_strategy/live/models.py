@@ -1,10 +1,11 @@
 """Value types returned by the Robinhood clients, and the client interface.
 
 :class:`Quote`, :class:`Account` and :class:`Position` are what
-:class:`~maml_strategy.live.client.RobinhoodClient` and
-:class:`~maml_strategy.live.fake.FakeClient` return; :class:`BrokerClient` is the
-interface both implement; :class:`OrderStateUnknown` is raised when an order's
-fate cannot be established.
+:class:`~maml_strategy.live.client.RobinhoodClient` returns;
+:class:`MarketDataClient` is the interface the feeds need (also implemented by
+:class:`~maml_strategy.live.replay.ReplayClient`), :class:`BrokerClient` adds
+orders and the account (live mode); :class:`OrderStateUnknown` is raised when an
+order's fate cannot be established.
 
 Example:
     >>> from maml_strategy.live.models import Position
@@ -22,7 +23,7 @@ import pandas as pd
 
 from maml_strategy.errors import BrokerError
 
-__all__ = ["Quote", "Account", "Position", "BrokerClient", "OrderStateUnknown"]
+__all__ = ["Quote", "Account", "Position", "MarketDataClient", "BrokerClient", "OrderStateUnknown"]
 
 
 @dataclass(frozen=True)
@@ -75,14 +76,20 @@ class Position:
 
 
 @runtime_checkable
-class BrokerClient(Protocol):
-    """The interface :class:`RobinhoodClient` and :class:`~maml_strategy.live.fake.FakeClient` share."""
+class MarketDataClient(Protocol):
+    """What feeds and paper trading need: login, a clock, quotes and historical bars."""
 
     def login(self) -> None: ...
     def logout(self) -> None: ...
     def now(self) -> datetime: ...
     def get_quote(self, symbol: str) -> Quote: ...
     def get_historicals(self, symbol: str, interval: str = "day", span: str = "5year") -> pd.DataFrame: ...
+
+
+@runtime_checkable
+class BrokerClient(MarketDataClient, Protocol):
+    """A :class:`MarketDataClient` that also places and tracks orders (live mode)."""
+
     def place_market_order(self, symbol: str, qty: float, side: str, ref_id: str | None = None) -> dict: ...
     def get_order(self, order_id: str) -> dict: ...
     def find_order_by_ref_id(self, ref_id: str) -> dict | None: ...

@@ -1,5 +1,9 @@
 """Parsing robin_stocks market data into :class:`Quote` objects and OHLCV frames.
 
+Robinhood bars are checked by the library's one OHLCV validator,
+:func:`maml_strategy.data.validate.validate_ohlcv` (the data layer never imports
+this package).
+
 Example:
     >>> from datetime import datetime, timezone
     >>> q = parse_quote({"last_trade_price": "10.5", "bid_price": "", "ask_price": "10.6"},
@@ -12,14 +16,15 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from maml_strategy.data import from_robinhood_historicals, validate_ohlcv
+from maml_strategy.data.validate import validate_ohlcv
+from maml_strategy.errors import DataError
 from maml_strategy.live.models import Quote
 
-__all__ = ["norm_symbol", "float_or_nan", "parse_quote", "historicals_frame", "validate_frame"]
+__all__ = ["norm_symbol", "float_or_nan", "parse_quote", "from_robinhood_historicals"]
 
 
 def norm_symbol(symbol: Any) -> str:
@@ -69,23 +74,55 @@ def parse_quote(item: Mapping[str, Any], now: datetime) -> Quote:
     return Quote(bid=bid, ask=ask, last=last, time=when, halted=bool(item.get("trading_halted", False)))
 
 
-def historicals_frame(rows: list[dict], interval: str, source: str) -> pd.DataFrame:
-    """A validated OHLCV frame from ``get_stock_historicals`` rows.
+def from_robinhood_historicals(
+    records: Iterable[Mapping[str, Any]] | None, symbol: str, *, interval: str = "day"
+) -> pd.DataFrame:
+    """Convert robin_stocks ``get_stock_historicals`` records (prices as strings) to a validated frame.
 
-    One implementation for the whole library:
-    :func:`maml_strategy.data.from_robinhood_historicals` (interpolated bars
-    dropped; daily/weekly bars indexed by date, intraday by New York wall time).
+    Interpolated bars (``"interpolated": true``, Robinhood's filler for missing
+    data) are dropped. Daily/weekly bars are indexed by date; intraday bars by
+    New York wall time (tz-naive).
+
+    Args:
+        records: list of dicts with ``begins_at, open_price, high_price, low_price,
+            close_price, volume``.
+        symbol: ticker, for messages.
+        interval: the ``interval`` the records were requested with.
 
     Raises:
-        DataError: the bars are malformed.
+        DataError: no records, missing fields or bad values (see :func:`validate_ohlcv`).
+
+    Example:
+        >>> rec = [{"begins_at": "2020-01-02T00:00:00Z", "open_price": "1.0", "high_price": "2.0",
+        ...         "low_price": "0.5", "close_price": "1.5", "volume": 10}]
+        >>> float(from_robinhood_historicals(rec, "SPY")["close"].iloc[0])
+        1.5
     """
-    return from_robinhood_historicals(rows, source.split(":", 1)[-1], interval=interval)
-
-
-def validate_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Validate an OHLCV frame (string prices allowed) with :func:`maml_strategy.data.validate_ohlcv`.
-
-    Raises:
-        DataError: the frame is malformed.
-    """
-    return validate_ohlcv(df, source=source, coerce_quietly=True)
+    source = f"robinhood:{symbol}"
+    if records is None:
+        raise DataError(f"[{source}] no historicals returned (None); check the symbol and login")
+    rows = [r for r in records if r is not None]
+    if not rows:
+        raise DataError(f"[{source}] no historicals returned; check the symbol, span and login")
+    raw = pd.DataFrame(rows)
+    fields = ["begins_at", "open_price", "high_price", "low_price", "close_price", "volume"]
+    missing = [c for c in fields if c not in raw.columns]
+    if missing:
+        raise DataError(f"[{source}] historicals lack field(s) {missing}; robin_stocks' response format changed?")
+    if "interpolated" in raw.columns:
+        raw = raw[~raw["interpolated"].fillna(False).astype(bool)]
+    ts = pd.to_datetime(raw["begins_at"], utc=True, errors="coerce")
+    if ts.isna().any():
+        raise DataError(f"[{source}] {int(ts.isna().sum())} record(s) have an unparseable begins_at")
+    if interval in ("day", "week"):
+        index = pd.DatetimeIndex(ts.dt.tz_localize(None).dt.normalize())
+    else:
+        index = pd.DatetimeIndex(ts.dt.tz_convert("America/New_York").dt.tz_localize(None))
+    frame = pd.DataFrame(
+        {"open": raw["open_price"].to_numpy(), "high": raw["high_price"].to_numpy(),
+         "low": raw["low_price"].to_numpy(), "close": raw["close_price"].to_numpy(),
+         "volume": raw["volume"].to_numpy()},
+        index=index,
+    )
+    frame.index.name = "date"
+    return validate_ohlcv(frame, source=source, coerce_quietly=True)

@@ -1,7 +1,8 @@
 """Safety rails and the real-money gate of the live layer.
 
 :class:`SafetyRails` vets every order in both paper and live mode: kill-switch
-file, market hours (NYSE regular session, injectable clock), orders per day,
+file, market hours (the XNYS calendar of :mod:`~maml_strategy.live.calendar`:
+holidays and early closes included), orders per day,
 order and position notional. The daily loss limit is evaluated by the broker
 through :meth:`SafetyRails.daily_loss_breached`.
 
@@ -11,11 +12,8 @@ requires for live mode: it needs the ``--live`` flag, ``allow_real_orders: true`
 in the config and an interactive confirmation (or ``--yes-real-money``).
 
 Example:
-    >>> from datetime import datetime, timezone
-    >>> is_market_open(datetime(2024, 7, 1, 14, 0, tzinfo=timezone.utc))   # 10:00 New York
+    >>> authorize_real_orders(LiveConfig(), live_flag=False) is None   # no --live: paper
     True
-    >>> is_market_open(datetime(2024, 6, 30, 14, 0, tzinfo=timezone.utc))  # a Sunday
-    False
 """
 
 from __future__ import annotations
@@ -24,30 +22,17 @@ import logging
 import math
 import sys
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import datetime
 from enum import Enum
-from typing import Callable, Iterable
-from zoneinfo import ZoneInfo
+from typing import Callable
 
 from maml_strategy.errors import ConfigError
+from maml_strategy.live.calendar import is_market_open, session_bounds, to_new_york
 from maml_strategy.live.config import LiveConfig
 
-__all__ = [
-    "NEW_YORK",
-    "SESSION_OPEN",
-    "SESSION_CLOSE",
-    "TradingMode",
-    "LiveAuthorization",
-    "SafetyRails",
-    "is_market_open",
-    "authorize_real_orders",
-]
+__all__ = ["TradingMode", "LiveAuthorization", "SafetyRails", "authorize_real_orders"]
 
 logger = logging.getLogger(__name__)
-
-NEW_YORK = ZoneInfo("America/New_York")
-SESSION_OPEN = time(9, 30)
-SESSION_CLOSE = time(16, 0)
 
 
 class TradingMode(str, Enum):
@@ -55,28 +40,6 @@ class TradingMode(str, Enum):
 
     PAPER = "paper"
     LIVE = "live"
-
-
-def to_new_york(now: datetime) -> datetime:
-    """Converts an aware datetime to New York time (naive input is taken as UTC)."""
-    if now.tzinfo is None:
-        from datetime import timezone
-
-        now = now.replace(tzinfo=timezone.utc)
-    return now.astimezone(NEW_YORK)
-
-
-def is_market_open(now: datetime, holidays: Iterable[date] = ()) -> bool:
-    """True inside the NYSE regular session (9:30–16:00 New York, weekdays).
-
-    Args:
-        now: aware datetime (naive is taken as UTC).
-        holidays: extra closed dates (exchange holidays are not built in).
-    """
-    ny = to_new_york(now)
-    if ny.weekday() >= 5 or ny.date() in set(holidays):
-        return False
-    return SESSION_OPEN <= ny.time() < SESSION_CLOSE
 
 
 _AUTH_TOKEN = object()
@@ -160,7 +123,6 @@ class SafetyRails:
     Args:
         config: limits (notional, orders per day, daily loss, kill switch).
         check_market_hours: override ``config.check_market_hours`` (False in replay).
-        holidays: dates the market is closed.
 
     Example:
         >>> rails = SafetyRails(LiveConfig(max_order_notional=1000, kill_switch_path=""),
@@ -175,11 +137,9 @@ class SafetyRails:
         config: LiveConfig,
         *,
         check_market_hours: bool | None = None,
-        holidays: Iterable[date] = (),
     ) -> None:
         self.config = config
         self.check_market_hours = config.check_market_hours if check_market_hours is None else check_market_hours
-        self.holidays = frozenset(holidays)
         self.kill_switch = config.resolved_kill_switch()
 
     def kill_switch_reason(self) -> str | None:
@@ -190,9 +150,13 @@ class SafetyRails:
 
     def market_closed_reason(self, now: datetime) -> str | None:
         """Why the market is closed at ``now``, or None (always None when the check is off)."""
-        if not self.check_market_hours or is_market_open(now, self.holidays):
+        if not self.check_market_hours or is_market_open(now):
             return None
-        return f"market closed at {to_new_york(now):%Y-%m-%d %H:%M} New York (regular session 09:30-16:00, weekdays)"
+        ny = to_new_york(now)
+        bounds = session_bounds(ny.date())
+        when = "no session that day (weekend or NYSE holiday)" if bounds is None else (
+            f"regular session {bounds[0]:%H:%M}-{bounds[1]:%H:%M}")
+        return f"market closed at {ny:%Y-%m-%d %H:%M} New York ({when})"
 
     def check_order(
         self,

@@ -85,6 +85,9 @@ class RobinhoodSession:
         self._instrument_urls: dict[str, str] = {}
         self._symbols_by_instrument: dict[str, str] = {}
         self._tokens: list[str] = []
+        # called with (kind, text) on "LOGIN", "THROTTLED" (a read backs off) and "ERROR";
+        # RobinhoodStore turns these into notify_store messages
+        self.on_event: Callable[[str, str], None] | None = None
         REDACTOR.install()
 
     # ------------------------------------------------------------ plumbing
@@ -124,8 +127,13 @@ class RobinhoodSession:
         """Current wall-clock time (aware, UTC)."""
         return self._now()
 
+    def _event(self, kind: str, text: str) -> None:
+        if self.on_event is not None:
+            self.on_event(kind, REDACTOR.redact(text))
+
     def _error(self, call: str, reason: str, cls: type[BrokerError] = BrokerError, **kw: Any) -> BrokerError:
         reason = REDACTOR.redact(reason)
+        self._event("ERROR", f"{call}: {reason}")
         return cls(f"Robinhood call {call} failed: {reason}", call=call, reason=reason, **kw)
 
     def _quiet_stdout(self) -> ContextManager[None]:
@@ -183,6 +191,7 @@ class RobinhoodSession:
                 raise self._error(call, failure.reason + suffix)
             delay = self._retry.delay(attempt, failure.retry_after)
             logger.warning("%s: %s; retry %d/%d in %.1fs", call, failure.reason, attempt, attempts - 1, delay)
+            self._event("THROTTLED", f"{call}: {failure.reason}; retry {attempt}/{attempts - 1} in {delay:.1f}s")
             self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -264,6 +273,7 @@ class RobinhoodSession:
             raise self._error("login", reason)
         self._logged_in = True
         logger.info("logged in to Robinhood (session dir %s)", session_dir)
+        self._event("LOGIN", "logged in to Robinhood")
 
     def logout(self) -> None:
         """Logs out and clears the session header (the stored session file is kept)."""

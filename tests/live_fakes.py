@@ -1,262 +1,76 @@
-"""Offline stand-in for :class:`~maml_strategy.live.client.RobinhoodClient`.
+"""Test doubles of the live layer (imported as ``from tests.live_fakes import ...``).
 
-:class:`FakeClient` replays historical daily bars through the same interface
-as the real client, so the live loop (feed + broker) runs unchanged offline:
-
-* bars before ``start`` are served as history (backfill / warm-up),
-* each replayed bar becomes four quotes on a virtual clock — the open at
-  09:30, the two extremes at 11:00 and 13:30 (low first on an up day), the close
-  at 16:00 New York — so a feed polling quotes rebuilds the exact bar,
-* :meth:`FakeClient.get_historicals` never returns a bar that has not closed on
-  the virtual clock (no look-ahead),
-* market orders are accepted and filled at the next quote (optionally in
-  several partial fills), with cash/positions kept like a cash account.
-
-``speed`` paces the replay: 0 runs as fast as possible, N delivers N bars per
-second of real time.
-
-Example:
-    >>> import pandas as pd
-    >>> idx = pd.bdate_range("2024-01-01", periods=3)
-    >>> bars = pd.DataFrame({"open": [1.0, 2, 3], "high": [1.5, 2.5, 3.5], "low": [0.5, 1.5, 2.5],
-    ...                      "close": [1.2, 2.2, 3.2], "volume": [10.0, 10, 10]}, index=idx)
-    >>> fake = FakeClient(bars, symbol="SPY", start="2024-01-02")
-    >>> len(fake.get_historicals("SPY")), fake.get_quote("SPY").last
-    (1, 2.0)
+* :class:`FakeBrokerClient` — a :class:`~maml_strategy.live.replay.ReplayClient`
+  that also simulates a Robinhood brokerage (orders filled at the next quote,
+  optionally in partial fills; cash and positions of a cash account), for
+  live-mode broker tests.
+* :class:`RobinhoodHTTPStub` — a stateful stand-in for the Robinhood HTTP API on a
+  ``responses.RequestsMock``, so the real client and robin_stocks run offline.
 """
 
 from __future__ import annotations
 
 import copy
-import logging
 import math
-import time
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from maml_strategy.errors import BrokerError, DataError
-from maml_strategy.live.client import Account, Position, Quote, validate_frame
-from maml_strategy.live.safety import NEW_YORK
+from maml_strategy.errors import BrokerError
+from maml_strategy.live.models import Account, Position, Quote
+from maml_strategy.live.replay import ReplayClient
 
-__all__ = ["FakeClient", "EndOfReplay", "RobinhoodHTTPStub", "load_bars_csv"]
-
-logger = logging.getLogger(__name__)
-
-# (hour, minute) of the four intraday quotes that replay one daily bar
-_TICK_TIMES = ((9, 30), (11, 0), (13, 30), (16, 0))
-_SPAN_DAYS = {"day": 1, "week": 7, "month": 31, "3month": 92, "year": 366, "5year": 5 * 366}
+LOOSE = dict(kill_switch_path="", max_order_notional=1e9, max_position_notional=1e9, max_orders_per_day=100)
 
 
-class EndOfReplay(BrokerError):
-    """Raised by :meth:`FakeClient.get_quote` once every replay bar has been served."""
+def make_bars(n: int = 40, start: str = "2024-01-01", seed: int = 1, drift: float = 0.0,
+              open_noise: float = 0.004, wick: float = 0.01) -> pd.DataFrame:
+    """Random daily OHLCV bars on business days."""
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(drift, 0.01, n)))
+    open_ = close * np.exp(rng.normal(0, open_noise, n))
+    high = np.maximum(open_, close) * (1 + rng.uniform(0, wick, n))
+    low = np.minimum(open_, close) * (1 - rng.uniform(0, wick, n))
+    vol = rng.integers(1_000_000, 2_000_000, n).astype(float)
+    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": vol},
+                        index=pd.bdate_range(start, periods=n))
 
 
-def load_bars_csv(path: str, symbol: str = "") -> pd.DataFrame:
-    """Reads a Yahoo-style daily CSV (Date,Open,High,Low,Close[,Adj Close],Volume).
-
-    Uses ``maml_strategy.data.read_csv_ohlcv`` when available, else a
-    local parser; either way the result is a validated float OHLCV frame.
-
-    Raises:
-        DataError: the file is missing or malformed.
-    """
-    try:
-        from maml_strategy.data import read_csv_ohlcv  # type: ignore[attr-defined]
-    except ImportError:
-        read_csv_ohlcv = None
-    if read_csv_ohlcv is not None:
-        return read_csv_ohlcv(path, source=f"{symbol}:{path}" if symbol else None)
-    try:
-        raw = pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read bars from {path}: {exc}") from None
-    cols = {c: c.strip().lower().replace(" ", "_") for c in raw.columns}
-    raw = raw.rename(columns=cols)
-    date_col = next((c for c in ("date", "datetime", "timestamp") if c in raw.columns), None)
-    if date_col is None:
-        raise DataError(f"{path}: no Date column")
-    raw.index = pd.DatetimeIndex(pd.to_datetime(raw[date_col]))
-    missing = [c for c in ("open", "high", "low", "close", "volume") if c not in raw.columns]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {missing}")
-    frame = raw[["open", "high", "low", "close", "volume"]]
-    return validate_frame(frame, source=str(path))
-
-
-class FakeClient:
-    """Historical-replay client with the :class:`~maml_strategy.live.client.BrokerClient` interface.
+class FakeBrokerClient(ReplayClient):
+    """Replay client with a simulated brokerage (the live broker's counterpart in tests).
 
     Args:
-        bars: daily OHLCV frame (DatetimeIndex).
-        symbol: the one symbol this client serves.
-        start: first replayed bar date; earlier bars are history (default: 5th bar).
-        end: last replayed bar date (inclusive; default: last bar).
-        speed: replayed bars per real second; 0 = as fast as possible.
-        spread_bps: bid/ask spread around each replayed price, in basis points.
-        cash: starting cash of the simulated brokerage account (for live-mode tests).
+        cash: starting cash of the simulated account.
         partial_fills: number of quotes over which a market order is filled.
         account_number: simulated account number.
-        sleep: sleep function (pacing); monotonic: real clock for pacing.
+        **kwargs: :class:`ReplayClient` arguments.
     """
 
-    def __init__(
-        self,
-        bars: pd.DataFrame,
-        *,
-        symbol: str = "SPY",
-        start: str | pd.Timestamp | None = None,
-        end: str | pd.Timestamp | None = None,
-        speed: float = 0.0,
-        spread_bps: float = 0.0,
-        cash: float = 100_000.0,
-        partial_fills: int = 1,
-        account_number: str = "FAKE00001234",
-        sleep: Callable[[float], None] = time.sleep,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if speed < 0:
-            raise ValueError(f"speed must be >= 0, got {speed}")
+    def __init__(self, bars: pd.DataFrame, *, cash: float = 100_000.0, partial_fills: int = 1,
+                 account_number: str = "FAKE00001234", **kwargs: Any) -> None:
+        super().__init__(bars, **kwargs)
         if partial_fills < 1:
             raise ValueError(f"partial_fills must be >= 1, got {partial_fills}")
-        frame = bars[["open", "high", "low", "close", "volume"]].astype("float64").sort_index()
-        frame.index = pd.DatetimeIndex(frame.index).normalize()
-        if frame.empty:
-            raise DataError("FakeClient needs at least one bar")
-        self.symbol = symbol.upper()
-        self._bars = frame
-        start_ts = pd.Timestamp(start) if start is not None else frame.index[min(4, len(frame) - 1)]
-        end_ts = pd.Timestamp(end) if end is not None else frame.index[-1]
-        self._replay = frame[(frame.index >= start_ts) & (frame.index <= end_ts)]
-        self._replay_end = end_ts
-        self.speed = float(speed)
-        self.spread = float(spread_bps) / 1e4
         self.partial_fills = int(partial_fills)
         self.account_number = account_number
-        self._sleep = sleep
-        self._monotonic = monotonic
-        self._ticks = self._build_ticks()
-        self._tick = -1  # index of the last served tick
-        self._t0: float | None = None
-        first_day = self._replay.index[0] if len(self._replay) else start_ts
-        self._now = datetime.combine(first_day.date(), datetime.min.time().replace(hour=9), NEW_YORK).astimezone(
-            timezone.utc
-        )
-        self.logged_in = False
-        self._last_quote: Quote | None = None
-        # simulated brokerage
         self.cash = float(cash)
         self.positions: dict[str, float] = {}
         self.avg_price: dict[str, float] = {}
         self.orders: dict[str, dict[str, Any]] = {}
         self.order_posts = 0
-        self.calls: list[str] = []
+        self._last_quote: Quote | None = None
 
-    @classmethod
-    def from_csv(cls, path: str, *, symbol: str = "SPY", **kwargs: Any) -> "FakeClient":
-        """Builds a replay client from a Yahoo-style daily CSV.
+    def _on_quote(self, quote: Quote) -> None:
+        self._last_quote = quote
+        self._process_orders(quote)
 
-        Example:
-            >>> FakeClient.from_csv("../shared/data/SPY.csv", start="2020-01-01")  # doctest: +SKIP
-        """
-        return cls(load_bars_csv(path, symbol), symbol=symbol, **kwargs)
-
-    # -------------------------------------------------------------- replay
-    def _build_ticks(self) -> list[tuple[datetime, float, int]]:
-        ticks: list[tuple[datetime, float, int]] = []
-        for k, (day, row) in enumerate(self._replay.iterrows()):
-            o, h, lo, c = row["open"], row["high"], row["low"], row["close"]
-            path = (o, lo, h, c) if c >= o else (o, h, lo, c)
-            for (hh, mm), price in zip(_TICK_TIMES, path):
-                t = datetime(day.year, day.month, day.day, hh, mm, tzinfo=NEW_YORK).astimezone(timezone.utc)
-                ticks.append((t, float(price), k))
-        return ticks
-
-    @property
-    def replay_bars(self) -> pd.DataFrame:
-        """The bars this client replays (a copy)."""
-        return self._replay.copy()
-
-    @property
-    def exhausted(self) -> bool:
-        """True once every replay quote has been served."""
-        return self._tick >= len(self._ticks) - 1
-
-    def now(self) -> datetime:
-        """Virtual clock: the time of the last served quote (aware, UTC)."""
-        return self._now
-
-    def _pace(self, bar_number: int) -> None:
-        if self.speed <= 0:
-            return
-        if self._t0 is None:
-            self._t0 = self._monotonic()
-            return
-        due = self._t0 + bar_number / self.speed
-        wait = due - self._monotonic()
-        if wait > 0:
-            self._sleep(wait)
-
-    # ----------------------------------------------------------- interface
-    def login(self) -> None:
-        """No-op login."""
-        self.logged_in = True
-
-    def logout(self) -> None:
-        """No-op logout."""
-        self.logged_in = False
-
-    def _check_symbol(self, call: str, symbol: str) -> str:
-        sym = str(symbol).strip().upper()
-        if sym != self.symbol:
-            raise BrokerError(f"FakeClient serves {self.symbol} only, not {sym}", call=call, reason="unknown symbol")
-        return sym
-
-    def get_quote(self, symbol: str) -> Quote:
-        """Serves the next replay quote and advances the virtual clock.
-
-        Raises:
-            EndOfReplay: every quote has been served.
-        """
-        self.calls.append("get_quote")
-        self._check_symbol("get_quote", symbol)
-        if self.exhausted:
-            raise EndOfReplay("replay finished", call="get_quote", reason="end of replay")
-        self._tick += 1
-        t, price, bar_number = self._ticks[self._tick]
-        if self._tick % len(_TICK_TIMES) == 0:
-            self._pace(bar_number)
-        self._now = t
-        half = self.spread / 2.0
-        q = Quote(bid=price * (1 - half), ask=price * (1 + half), last=price, time=t)
-        self._last_quote = q
-        self._process_orders(q)
-        return q
-
-    def get_historicals(self, symbol: str, interval: str = "day", span: str = "5year") -> pd.DataFrame:
-        """Daily bars that have closed on the virtual clock, limited to ``span``."""
-        self.calls.append("get_historicals")
-        self._check_symbol("get_historicals", symbol)
-        if interval != "day":
-            raise BrokerError(
-                f"FakeClient replays daily bars only (asked for {interval!r})",
-                call="get_historicals",
-                reason="unsupported interval",
-            )
-        if span not in _SPAN_DAYS:
-            raise BrokerError(f"invalid span {span!r}", call="get_historicals", reason="invalid span")
-        ny = self._now.astimezone(NEW_YORK)
-        today = pd.Timestamp(ny.date())
-        closed_today = ny.time() >= datetime.min.time().replace(hour=16) and self._tick >= 0
-        cutoff = today if closed_today else today - pd.Timedelta(days=1)
-        cutoff = min(cutoff, self._replay_end)
-        visible = self._bars[self._bars.index <= cutoff]
-        visible = visible[visible.index > cutoff - pd.Timedelta(days=_SPAN_DAYS[span])]
-        if visible.empty:
-            raise BrokerError("no historical bars", call="get_historicals", reason="no data")
-        return visible.copy()
+    def advance_to_end(self) -> None:
+        """Marks every quote as served."""
+        self._tick = len(self._ticks) - 1
+        if self._ticks:
+            self._now = self._ticks[-1][0]
 
     def place_market_order(self, symbol: str, qty: float, side: str, ref_id: str | None = None) -> dict:
         """Accepts a market order; it fills at the next quote(s)."""
@@ -356,9 +170,7 @@ class FakeClient:
     def get_positions(self) -> dict[str, Position]:
         """Simulated open positions."""
         self.calls.append("get_positions")
-        return {
-            s: Position(s, q, self.avg_price.get(s, 0.0)) for s, q in self.positions.items() if abs(q) > 1e-12
-        }
+        return {s: Position(s, q, self.avg_price.get(s, 0.0)) for s, q in self.positions.items() if abs(q) > 1e-12}
 
     def get_account(self) -> Account:
         """Simulated account (equity marks positions at the last quote)."""
@@ -367,27 +179,6 @@ class FakeClient:
         mark = last.last if last is not None else float(self._bars["close"].iloc[0])
         equity = self.cash + sum(q * mark for q in self.positions.values())
         return Account(self.account_number, self.cash, max(self.cash, 0.0), equity)
-
-    def advance_to_end(self) -> None:
-        """Test helper: marks every quote as served."""
-        self._tick = len(self._ticks) - 1
-        if self._ticks:
-            self._now = self._ticks[-1][0]
-
-    def skip(self, n: int) -> None:
-        """Test helper: serves ``n`` quotes without returning them."""
-        for _ in range(n):
-            self.get_quote(self.symbol)
-
-    def __repr__(self) -> str:
-        return f"FakeClient({self.symbol}, {len(self._replay)} replay bars, tick {self._tick + 1}/{len(self._ticks)})"
-
-    # pacing helper for tests
-    @property
-    def virtual_date(self) -> pd.Timestamp:
-        """The New York date of the virtual clock."""
-        return pd.Timestamp(self._now.astimezone(NEW_YORK).date())
-
 
 
 class RobinhoodHTTPStub:
