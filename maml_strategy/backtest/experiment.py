@@ -17,7 +17,7 @@ import pandas as pd
 from maml_strategy.backtest.metrics import METRIC_KEYS
 from maml_strategy.backtest.periods import Period
 from maml_strategy.backtest.report import plot_monthly_heatmap, plot_report
-from maml_strategy.backtest.runner import BacktestResult, run_backtest
+from maml_strategy.backtest.runner import BacktestResult
 from maml_strategy.backtest.suite import ALL_STRATEGIES, SEEDLESS, run_suite
 from maml_strategy.backtest.train import train_models
 from maml_strategy.config import StrategyConfig

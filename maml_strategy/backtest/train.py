@@ -200,7 +200,7 @@ def train_models(
 
     from maml_strategy.maml import MAML
     from maml_strategy.model import HierarchicalTimeframeNet
-    from maml_strategy.training import StaticModel, train_static
+    from maml_strategy.training import train_static
 
     say = say or (lambda _msg: None)
     frames = as_universe(data)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from typing import Any
 from pathlib import Path
 
 import pandas as pd
