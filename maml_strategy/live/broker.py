@@ -30,7 +30,7 @@ from backtrader.order import BuyOrder, Order, SellOrder
 
 from maml_strategy.errors import BrokerError, ConfigError
 from maml_strategy.live.calendar import to_new_york
-from maml_strategy.live.guard import WARM_UP_REASON, OrderGuard, decision_ref_id, order_symbol
+from maml_strategy.live.guard import WARM_UP_REASON, OrderGuard, decision_ref_id, order_symbol, reject_order
 from maml_strategy.live.journal import FillRecord, OrderRecord, PositionRecord
 from maml_strategy.live.models import OrderStateUnknown
 from maml_strategy.live.safety import LiveAuthorization, TradingMode
@@ -259,12 +259,7 @@ class RobinhoodBroker(bt.BrokerBase):
         return order
 
     def _reject(self, order: Order, reason: str, quiet: bool = False) -> Order:
-        order.addinfo(reject_reason=reason)
-        order.reject(self)
-        self.notify(order)
-        (logger.debug if quiet else logger.warning)(
-            "order %s %s rejected: %s", order.info.get("ref_id"), order_symbol(order.data), reason)
-        return order
+        return reject_order(self, order, reason, quiet)
 
     # -------------------------------------------------------------------- next
     def next(self) -> None:

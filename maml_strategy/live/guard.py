@@ -29,7 +29,7 @@ from maml_strategy.live.config import LiveConfig
 from maml_strategy.live.journal import Journal, OrderRecord
 from maml_strategy.live.safety import SafetyRails, TradingMode
 
-__all__ = ["OrderGuard", "decision_ref_id", "WARM_UP_REASON"]
+__all__ = ["OrderGuard", "decision_ref_id", "reject_order", "WARM_UP_REASON"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,16 @@ def decision_ref_id(strategy_id: str, symbol: str, bar: str, seq: int) -> str:
 def order_symbol(data: Any) -> str:
     """The symbol of a feed: its ``_name`` (as cerebro knows it), else its ``dataname``."""
     return str(data._name or data.p.dataname).upper()
+
+
+def reject_order(broker: Any, order: Order, reason: str, quiet: bool = False) -> Order:
+    """Reject ``order`` on ``broker`` with ``reason`` (kept in ``order.info``), notify and log it (both brokers)."""
+    order.addinfo(reject_reason=reason)
+    order.reject(broker)
+    broker.notify(order)
+    (logger.debug if quiet else logger.warning)(
+        "order %s %s rejected: %s", order.info.get("ref_id"), order_symbol(order.data), reason)
+    return order
 
 
 class OrderGuard:

@@ -24,7 +24,7 @@ from backtrader.order import Order
 
 from maml_strategy.live.calendar import to_new_york
 from maml_strategy.live.fills import fill_price
-from maml_strategy.live.guard import WARM_UP_REASON, OrderGuard, order_symbol
+from maml_strategy.live.guard import WARM_UP_REASON, OrderGuard, order_symbol, reject_order
 from maml_strategy.live.journal import FillRecord, PositionRecord
 from maml_strategy.live.safety import TradingMode
 
@@ -116,12 +116,7 @@ class PaperBroker(bt.brokers.BackBroker):
         return super().submit(order, check)
 
     def _reject(self, order: Order, reason: str, quiet: bool = False) -> Order:
-        order.addinfo(reject_reason=reason)
-        order.reject(self)
-        self.notify(order)
-        (logger.debug if quiet else logger.warning)(
-            "order %s %s rejected: %s", order.info.get("ref_id"), order_symbol(order.data), reason)
-        return order
+        return reject_order(self, order, reason, quiet)
 
     def _pending(self, symbol: str) -> float:
         return sum(o.remaining for o in self.journal.open_orders() if o.symbol == symbol)
