@@ -142,6 +142,7 @@ def test_config_validation() -> None:
         FewShotConfig(val_fraction=1.5)
 
 
+@pytest.mark.slow  # ~30 s: a whole meta-training through the script; the library path is covered above
 def test_validate_maml_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cli = _load_validate_maml()
     df = synthetic_ohlcv(1300, seed=3).drop(columns="regime")
