@@ -40,7 +40,9 @@ logger = logging.getLogger("paper_trade")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options (see the module docstring)."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from maml_strategy.cli import make_parser
+
+    p = make_parser(__doc__)
     p.add_argument("--symbol", default=None, help="ticker (default: the config's symbol)")
     p.add_argument("--config", default=str(HERE.parent / "strategies" / "maml_regime.yaml"))
     p.add_argument("--model", help="saved MAML model (.pt); trained on the years before --start when omitted")
@@ -231,4 +233,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from maml_strategy.cli import run_main
+
+    sys.exit(run_main(main))

@@ -32,7 +32,6 @@ num_leaves=15, learning_rate=0.02, min_data_in_leaf=50, feature_fraction=0.5 (IC
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -76,7 +75,9 @@ def symbol_arrays(path: Path, cfg, K: int, query_len: int) -> dict | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from maml_strategy.cli import make_parser
+
+    ap = make_parser(__doc__)
     ap.add_argument("--symbols", nargs="*", help="universe symbols (default: every 2nd, alphabetically)")
     ap.add_argument("--config", default=str(HERE.parent / "strategies" / "maml_regime.yaml"))
     ap.add_argument("--max-train-rows", type=int, default=0, help="subsample training rows (0 = all)")
@@ -160,4 +161,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from maml_strategy.cli import run_main
+
+    sys.exit(run_main(main))

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-import argparse
+import sys
 import statistics
 import time
 from pathlib import Path
@@ -47,8 +47,10 @@ def _us(fn, reps: int) -> float:
     return statistics.median(times) * 1e6
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> None:
+    from maml_strategy.cli import make_parser
+
+    ap = make_parser(__doc__)
     ap.add_argument("--symbols", nargs="*")
     ap.add_argument("--threads", nargs="*", type=int, default=[1, 2])
     ap.add_argument("--reps", type=int, default=2000)
@@ -109,4 +111,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from maml_strategy.cli import run_main
+
+    sys.exit(run_main(main))

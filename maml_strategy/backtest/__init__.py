@@ -33,6 +33,7 @@ _LAZY: dict[str, str] = {
     "warmup_bars": "runner:warmup_bars",
     "TrainedModels": "train:TrainedModels",
     "train_models": "train:train_models",
+    "build_dataset": "train:build_dataset",
 }
 
 __all__ = sorted(_LAZY)

@@ -27,7 +27,7 @@ import maml_strategy
 from maml_strategy.config import StrategyConfig, config_to_dict
 from maml_strategy.dataset import PooledWindows, SymbolFeatures, pool_windows, symbol_features
 
-__all__ = ["Prepared", "TrainedModels", "as_universe", "load_trained", "cache_key", "prepare_training", "train_models",
+__all__ = ["Dataset", "Prepared", "TrainedModels", "as_universe", "build_dataset", "load_trained", "cache_key", "prepare_training", "train_models",
            "universe_features"]
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,32 @@ def as_universe(data: pd.DataFrame | Universe, symbol: str = "SYMBOL") -> dict[s
 def universe_features(frames: Universe, cfg: StrategyConfig, end: Any = None) -> dict[str, SymbolFeatures]:
     """:func:`~maml_strategy.dataset.symbol_features` of every symbol, on bars up to ``end``."""
     return {s: symbol_features(f if end is None else f.loc[:end], cfg, s) for s, f in frames.items()}
+
+
+@dataclass
+class Dataset:
+    """One symbol's training-window arrays (for scripts that work per symbol, e.g. ``select_gbdt.py``)."""
+
+    index: pd.DatetimeIndex
+    x: np.ndarray  # [n, D] raw features, NaN rows where invalid
+    y: np.ndarray  # [n] labels, NaN where the horizon passes train_end
+    valid: np.ndarray  # [n] finite features and label, inside [train_start, train_end]
+    segments: list[Any]  # causal regime segments over the whole frame
+    feature_names: list[str]
+    n_cross: int
+
+
+def build_dataset(df: pd.DataFrame, cfg: StrategyConfig, train_start: Any, train_end: Any) -> Dataset:
+    """:func:`~maml_strategy.dataset.symbol_features` of ``df.loc[:train_end]`` as per-symbol training arrays.
+
+    Example:
+        >>> ds = build_dataset(load_ohlcv("SPY"), load_config(), "1997-01-01", "2007-12-31")  # doctest: +SKIP
+    """
+    from maml_strategy.regime.detector import segments_from_codes
+
+    sf = symbol_features(df.loc[:train_end], cfg)
+    valid = np.isfinite(sf.x).all(axis=1) & np.isfinite(sf.y) & np.asarray(sf.index >= pd.Timestamp(train_start))
+    return Dataset(sf.index, sf.x, sf.y, valid, segments_from_codes(sf.regime, sf.index), sf.feature_names, sf.n_cross)
 
 
 @dataclass
