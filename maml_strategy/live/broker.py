@@ -30,7 +30,7 @@ from backtrader.order import BuyOrder, Order, SellOrder
 
 from maml_strategy.errors import BrokerError, ConfigError
 from maml_strategy.live.calendar import to_new_york
-from maml_strategy.live.guard import WARM_UP_REASON, OrderGuard, decision_ref_id, order_symbol, reject_order
+from maml_strategy.live.guard import WARM_UP_REASON, OrderGuard, decision_ref_id, flatten_position, order_symbol, reject_order
 from maml_strategy.live.journal import FillRecord, OrderRecord, PositionRecord
 from maml_strategy.live.models import OrderStateUnknown
 from maml_strategy.live.safety import LiveAuthorization, TradingMode
@@ -273,12 +273,7 @@ class RobinhoodBroker(bt.BrokerBase):
         self.guard.check_daily_loss(self.getvalue() if marked else None, sizes, self._flatten)
 
     def _flatten(self, symbol: str, size: float) -> None:
-        data = next((d for d in self.store.datas if order_symbol(d) == symbol), None)
-        if data is None:
-            logger.error("cannot flatten %s (no data feed); close it manually", symbol)
-            return
-        submit = self.sell if size > 0 else self.buy
-        submit(None, data, abs(size), flatten=True, ref_id=self.guard.flatten_ref_id(symbol))
+        flatten_position(self, symbol, size)
 
     # ------------------------------------------------------------ live tracking
     def _track_orders(self) -> None:

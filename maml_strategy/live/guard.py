@@ -29,7 +29,7 @@ from maml_strategy.live.config import LiveConfig
 from maml_strategy.live.journal import Journal, OrderRecord
 from maml_strategy.live.safety import SafetyRails, TradingMode
 
-__all__ = ["OrderGuard", "decision_ref_id", "reject_order", "WARM_UP_REASON"]
+__all__ = ["OrderGuard", "decision_ref_id", "flatten_position", "reject_order", "WARM_UP_REASON"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,16 @@ def reject_order(broker: Any, order: Order, reason: str, quiet: bool = False) ->
     (logger.debug if quiet else logger.warning)(
         "order %s %s rejected: %s", order.info.get("ref_id"), order_symbol(order.data), reason)
     return order
+
+
+def flatten_position(broker: Any, symbol: str, size: float) -> None:
+    """Send the market order that closes ``size`` of ``symbol`` on ``broker`` (the daily-loss flatten, both brokers)."""
+    data = next((d for d in broker.store.datas if order_symbol(d) == symbol), None)
+    if data is None:
+        logger.error("cannot flatten %s (no data feed); close it manually", symbol)
+        return
+    submit = broker.sell if size > 0 else broker.buy
+    submit(None, data, abs(size), flatten=True, ref_id=broker.guard.flatten_ref_id(symbol))
 
 
 class OrderGuard:

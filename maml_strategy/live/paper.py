@@ -24,7 +24,7 @@ from backtrader.order import Order
 
 from maml_strategy.live.calendar import to_new_york
 from maml_strategy.live.fills import fill_price
-from maml_strategy.live.guard import WARM_UP_REASON, OrderGuard, order_symbol, reject_order
+from maml_strategy.live.guard import WARM_UP_REASON, OrderGuard, flatten_position, order_symbol, reject_order
 from maml_strategy.live.journal import FillRecord, PositionRecord
 from maml_strategy.live.safety import TradingMode
 
@@ -200,12 +200,7 @@ class PaperBroker(bt.brokers.BackBroker):
         return {order_symbol(d): p.size for d, p in self.positions.items()}
 
     def _flatten(self, symbol: str, size: float) -> None:
-        data = next((d for d in self.store.datas if order_symbol(d) == symbol), None)
-        if data is None:
-            logger.error("cannot flatten %s (no data feed); close it manually", symbol)
-            return
-        submit = self.sell if size > 0 else self.buy
-        submit(None, data, abs(size), flatten=True, ref_id=self.guard.flatten_ref_id(symbol))
+        flatten_position(self, symbol, size)
 
     # ------------------------------------------------------------ operators
     def blocked_reason(self) -> str | None:
