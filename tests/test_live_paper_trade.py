@@ -36,6 +36,14 @@ def tiny_setup(tmp_path_factory, spy_csv):
     return folder, df, cfg, models.maml, model_path
 
 
+def _replay(tiny_setup, spy_csv, live):
+    """Run the paper replay of 2020 H1 on the tiny model with ``live`` settings; (exit code, stdout) via capsys."""
+    folder, _, _, _, model_path = tiny_setup
+    args = ["--replay", str(spy_csv), "--symbol", "SPY", "--start", "2020-01-01", "--end", "2020-06-30",
+            "--model", str(model_path), "--price-basis", "close", "--config", str(_config_file(folder, live))]
+    return _paper_trade().main(args)
+
+
 def _config_file(folder, live):
     path = folder / f"cfg_{len(list(folder.iterdir()))}.yaml"
     path.write_text(yaml.safe_dump({**TINY, "live": live}))
@@ -48,13 +56,9 @@ def _config_file(folder, live):
                    "starts the window from the stored parameters (README, The backtest); fix = start adapting "
                    "backtests at the last confirmed transition before the window")
 def test_replay_equals_backtest(tiny_setup, spy_csv, capsys):
-    folder, df, cfg, model, model_path = tiny_setup
-    pt = _paper_trade()
-    args = ["--replay", str(spy_csv), "--symbol", "SPY", "--start", "2020-01-01", "--end", "2020-06-30",
-            "--model", str(model_path), "--price-basis", "close"]
-
+    _, df, cfg, model, _ = tiny_setup
     # loose loss limit: the paper replay makes exactly the backtest's trades
-    code = pt.main([*args, "--config", str(_config_file(folder, {"daily_loss_limit": 0.5}))])
+    code = _replay(tiny_setup, spy_csv, {"daily_loss_limit": 0.5})
     out = capsys.readouterr().out
     assert code == 0, out
     bt_result = run_backtest(df, "maml", cfg, pd.Timestamp("2020-01-01"), pd.Timestamp("2020-06-30"), model=model)
@@ -74,12 +78,8 @@ def test_replay_equals_backtest(tiny_setup, spy_csv, capsys):
 @pytest.mark.slow
 @pytest.mark.realdata
 def test_replay_rail_stop_exits_3(tiny_setup, spy_csv, capsys):
-    folder, df, cfg, model, model_path = tiny_setup
-    pt = _paper_trade()
-    args = ["--replay", str(spy_csv), "--symbol", "SPY", "--start", "2020-01-01", "--end", "2020-06-30",
-            "--model", str(model_path), "--price-basis", "close"]
     # a tight loss limit stops the session: exit code 3 and the reason on the last line
-    code = pt.main([*args, "--config", str(_config_file(folder, {"daily_loss_limit": 0.02}))])
+    code = _replay(tiny_setup, spy_csv, {"daily_loss_limit": 0.02})
     out = capsys.readouterr().out
     assert code == 3, out
     assert out.strip().splitlines()[-1].startswith("STOPPED by a safety rail (exit code 3): daily loss")

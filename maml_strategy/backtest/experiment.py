@@ -100,8 +100,7 @@ def _skill_summary(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
         z = math.atanh(max(min(ic, 0.999), -0.999))
         out["ic_ci95"] = [math.tanh(z - half), math.tanh(z + half)]
         out["measurable_skill"] = bool(out["ic_ci95"][0] > 0 or out["ic_ci95"][1] < 0)
-    per = [s for s in per_seed]
-    out["per_seed"] = per
+    out["per_seed"] = per_seed
     return out
 
 

@@ -7,12 +7,12 @@ Sharpe and Sortino use daily returns annualised with sqrt(252) and rf = 0.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["TRADING_DAYS", "max_drawdown", "performance", "post_transition_stats", "exposure_by_regime", "METRIC_KEYS",
+__all__ = ["TRADING_DAYS", "daily_returns", "max_drawdown", "performance", "post_transition_stats", "exposure_by_regime", "METRIC_KEYS",
            "RISK_OFF_REGIMES"]
 
 TRADING_DAYS = 252
@@ -148,3 +148,22 @@ def exposure_by_regime(exposure: pd.Series, regimes: pd.Series) -> dict[str, flo
         "exposure_bear_high_vol": float(e[risk_off].mean()) if risk_off.any() else None,
         "exposure_other_regimes": float(e[other].mean()) if other.any() else None,
     }
+
+
+def daily_returns(equity: pd.DataFrame | pd.Series, start_value: float | Mapping[str, float] | None = None) -> pd.DataFrame | pd.Series:
+    """Daily simple returns of equity curves; the first bar's return is taken against ``start_value``.
+
+    Args:
+        equity: portfolio value per bar (one column per strategy, or one series).
+        start_value: value before the first bar (e.g. the starting cash); None = the first bar
+            has no return (0.0).
+
+    Example:
+        >>> eq = pd.Series([101.0, 102.01], index=pd.bdate_range("2020-01-01", periods=2))
+        >>> daily_returns(eq, 100.0).round(4).tolist()
+        [0.01, 0.01]
+    """
+    prev = equity.shift(1)
+    if start_value is not None:
+        prev.iloc[0] = pd.Series(start_value) if isinstance(start_value, Mapping) else start_value
+    return (equity / prev - 1.0).fillna(0.0)

@@ -36,6 +36,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+
+from maml_strategy.backtest.metrics import daily_returns  # noqa: E402  (re-exported)
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import PercentFormatter  # noqa: E402
@@ -87,25 +89,6 @@ def _as_frame(data: pd.DataFrame | Mapping[str, pd.Series], what: str) -> pd.Dat
     if not isinstance(frame.index, pd.DatetimeIndex):
         raise DataError(f"{what} needs a DatetimeIndex (dates of the test bars), got {type(frame.index).__name__}")
     return frame.astype("float64")
-
-
-def daily_returns(equity: pd.DataFrame | pd.Series, start_value: float | Mapping[str, float] | None = None) -> pd.DataFrame | pd.Series:
-    """Daily simple returns of equity curves; the first bar's return is taken against ``start_value``.
-
-    Args:
-        equity: portfolio value per bar (one column per strategy, or one series).
-        start_value: value before the first bar (e.g. the starting cash); None = the first bar
-            has no return (0.0).
-
-    Example:
-        >>> eq = pd.Series([101.0, 102.01], index=pd.bdate_range("2020-01-01", periods=2))
-        >>> daily_returns(eq, 100.0).round(4).tolist()
-        [0.01, 0.01]
-    """
-    prev = equity.shift(1)
-    if start_value is not None:
-        prev.iloc[0] = pd.Series(start_value) if isinstance(start_value, Mapping) else start_value
-    return (equity / prev - 1.0).fillna(0.0)
 
 
 def _save(fig: Figure, path: str | Path, dpi: int) -> Path:

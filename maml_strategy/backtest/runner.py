@@ -8,7 +8,7 @@ from typing import Any
 import backtrader as bt
 import pandas as pd
 
-from maml_strategy.backtest.metrics import exposure_by_regime, performance, post_transition_stats
+from maml_strategy.backtest.metrics import daily_returns, exposure_by_regime, performance, post_transition_stats
 from maml_strategy.config import StrategyConfig
 from maml_strategy.engine import Precomputed
 from maml_strategy.errors import DataError
@@ -31,12 +31,7 @@ class BacktestResult:
     @property
     def daily_returns(self) -> pd.Series:
         """Daily returns of the test window (the first against the value before it)."""
-        start = self.metrics.get("start_value")
-        eq = self.equity
-        prev = eq.shift(1)
-        if start is not None and len(eq):
-            prev.iloc[0] = start
-        return (eq / prev - 1.0).dropna()
+        return daily_returns(self.equity, self.metrics.get("start_value"))
 
 
 def warmup_bars(cfg: StrategyConfig, kind: str | None = None, *, precomputed: bool = False) -> int:

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from maml_strategy.config import SEEDLESS_KINDS
+
 __all__ = ["skill_scores", "bootstrap_mean_ci", "paired_comparison", "mean_ci"]
 
 
@@ -109,7 +111,7 @@ def paired_comparison(rows: pd.DataFrame, a: str, b: str, metric: str, **kw: Any
     key = ["symbol", "year", "seed"]
     left = rows[rows["strategy"] == a].set_index(key)[metric]
     right = rows[rows["strategy"] == b].set_index(key)[metric]
-    if b in ("regime_rule", "sma200", "buy_and_hold"):  # seed-independent controls: pair with every seed
+    if b in SEEDLESS_KINDS:  # seed-independent controls: pair with every seed
         right = right.droplevel("seed")
         left_cells = left.reset_index()
         right_map = right.to_dict()

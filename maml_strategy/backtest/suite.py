@@ -16,7 +16,7 @@ import torch
 
 from maml_strategy.backtest.runner import BacktestResult, run_backtest
 from maml_strategy.backtest.stats import skill_scores
-from maml_strategy.config import STRATEGY_KINDS, StrategyConfig
+from maml_strategy.config import SEEDLESS_KINDS, STRATEGY_KINDS, StrategyConfig
 from maml_strategy.dataset import SymbolFeatures
 from maml_strategy.engine import Precomputed
 
@@ -24,7 +24,7 @@ __all__ = ["LEARNED", "CONTROLS", "SEEDLESS", "ALL_STRATEGIES", "SuiteResult", "
 
 LEARNED = ("maml", "static", "naive_finetune", "gbdt")  # strategies that trade a trained model (gbdt: if installed)
 CONTROLS = ("regime_rule", "sma200", "exposure_matched", "buy_and_hold")  # no net
-SEEDLESS = ("regime_rule", "sma200", "buy_and_hold")  # do not depend on the training seed
+SEEDLESS = SEEDLESS_KINDS  # do not depend on the training seed
 ALL_STRATEGIES = STRATEGY_KINDS  # the one list, in report order
 
 

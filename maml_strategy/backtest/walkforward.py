@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from maml_strategy.backtest.periods import Period, custom_period
-from maml_strategy.config import StrategyConfig, config_to_dict
+from maml_strategy.config import SEEDLESS_KINDS, StrategyConfig, config_to_dict
 from maml_strategy.data import DataWarning, load_ohlcv
 from maml_strategy.dataset import SymbolFeatures, feature_layout, symbol_features
 from maml_strategy.errors import DataError
@@ -82,7 +82,7 @@ def cached_symbol_features(ref: SymbolRef, adjust: str, end: str | None, cfg: St
     names, n_cross, _ = feature_layout(cfg)
     if not (folder / "x.npy").is_file():
         sf = symbol_features(df, cfg, ref[0])
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent if folder.parent.exists() else _mk(folder.parent)))
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=_mk(folder.parent)))
         for name in ("x", "y", "regime", "transition"):
             np.save(tmp / f"{name}.npy", getattr(sf, name))
         try:
@@ -204,7 +204,7 @@ def run_walk_forward(plan: WalkForwardPlan, cfg: StrategyConfig, *, executor: An
         for s in plan.seeds:
             t = by_ws[(y, s)]
             for ref in plan.symbols:
-                k = kinds if s == plan.seeds[0] else tuple(x for x in kinds if x not in ("regime_rule", "sma200", "buy_and_hold"))
+                k = kinds if s == plan.seeds[0] else tuple(x for x in kinds if x not in SEEDLESS_KINDS)
                 b_args.append((ref, adjust, end, y, s, cfg, cache_dir, t["folder"], t["key"], k))
     say(f"backtests: {len(b_args)} (symbol, year, seed) tasks, {len(kinds)} strategies each")
     done = executor.map(backtest_task, b_args, desc="backtest", progress=progress)

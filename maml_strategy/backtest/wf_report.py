@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 
 from maml_strategy.backtest.stats import mean_ci, paired_comparison
+from maml_strategy.config import SEEDLESS_KINDS
 
 __all__ = ["aggregate", "comparisons", "skill_table", "format_walk_forward", "plot_heatmap", "NO_NET_CONTROLS"]
 
-NO_NET_CONTROLS = ("regime_rule", "sma200", "buy_and_hold")  # tradable controls (exposure_matched is a diagnostic)
+NO_NET_CONTROLS = SEEDLESS_KINDS  # tradable controls (exposure_matched is a diagnostic)
 
 
 def aggregate(rows: pd.DataFrame) -> dict[str, dict[str, Any]]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from maml_strategy.config.base import ConfigBase, coerce, config_from_dict, config_to_dict
 from maml_strategy.config.learners import LOSSES, MAMLConfig, StaticConfig
-from maml_strategy.config.loader import STRATEGY_KINDS, StrategyConfig, load_config
+from maml_strategy.config.loader import SEEDLESS_KINDS, STRATEGY_KINDS, StrategyConfig, load_config
 from maml_strategy.config.regime import RegimeConfig
 from maml_strategy.config.sections import FeatureConfig, ModelConfig, TaskConfig, TradingConfig
 
@@ -32,6 +32,7 @@ __all__ = [
     "MAMLConfig",
     "ModelConfig",
     "RegimeConfig",
+    "SEEDLESS_KINDS",
     "STRATEGY_KINDS",
     "StaticConfig",
     "StrategyConfig",

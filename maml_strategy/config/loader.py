@@ -22,11 +22,13 @@ from maml_strategy.config.regime import RegimeConfig
 from maml_strategy.config.sections import FeatureConfig, ModelConfig, TaskConfig, TradingConfig
 from maml_strategy.errors import ConfigError
 
-__all__ = ["STRATEGY_KINDS", "StrategyConfig", "load_config"]
+__all__ = ["SEEDLESS_KINDS", "STRATEGY_KINDS", "StrategyConfig", "load_config"]
 
 #: every strategy kind, in report order: the one list (maml_strategy.strategy.STRATEGIES maps each to its class)
 STRATEGY_KINDS = ("maml", "static", "naive_finetune", "gbdt", "regime_rule", "sma200", "exposure_matched",
                   "buy_and_hold")
+#: the kinds that depend on no trained model, hence not on the seed: the tradable controls with no net
+SEEDLESS_KINDS = ("regime_rule", "sma200", "buy_and_hold")
 
 
 @dataclass
