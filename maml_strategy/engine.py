@@ -32,6 +32,7 @@ from maml_strategy.config import FeatureConfig, TradingConfig
 from maml_strategy.errors import ConfigError
 from maml_strategy.features import MultiTimeframeExtractor
 from maml_strategy.features.scaler import FeatureScaler
+from maml_strategy.precompute import AdaptationPlanner, Precomputed
 from maml_strategy.regime import Regime, RegimeConfig, RegimeDetector
 
 __all__ = ["SupportsAdapt", "Decision", "AdaptationRecord", "Precomputed", "SignalEngine", "exposure_from_prediction"]
@@ -104,36 +105,8 @@ def exposure_from_prediction(pred: float, trading: TradingConfig, signal_scale: 
     return float(min(max(pred / signal_scale, lo), trading.max_exposure))
 
 
-@dataclass
-class Precomputed:
-    """Per-bar features and regimes computed once for a whole series (backtests).
-
-    ``MultiTimeframeExtractor.transform`` equals the streaming ``transform_last``
-    (tested), and the regime detector's batch labels equal its streaming labels, so
-    a backtest may look rows up here instead of recomputing them every bar. Build
-    it with :meth:`from_symbol_features`; the live path keeps the streaming code.
-    """
-
-    dates: np.ndarray  # [n] datetime64[ns], ascending
-    x: np.ndarray  # [n, D] raw (unscaled) feature rows, NaN where not yet valid
-    regime: np.ndarray  # [n] int8 confirmed regime code (-1 in warm-up)
-    transition: np.ndarray  # [n] bool
-
-    @classmethod
-    def from_symbol_features(cls, sf: Any) -> Precomputed:
-        """From :class:`maml_strategy.dataset.SymbolFeatures`."""
-        return cls(np.asarray(sf.index.values, dtype="datetime64[ns]"), sf.x, sf.regime, sf.transition)
-
-    def locate(self, ts: pd.Timestamp, hint: int = 0) -> int:
-        """Row of date ``ts`` (``hint``: the expected row, checked first)."""
-        key = np.datetime64(ts.value, "ns")
-        if 0 <= hint < len(self.dates) and self.dates[hint] == key:
-            return hint
-        i = int(np.searchsorted(self.dates, key))
-        if i >= len(self.dates) or self.dates[i] != key:
-            raise ConfigError(f"bar {ts.date()} is not in the precomputed features ({len(self.dates)} rows); "
-                              "build Precomputed from the same frame as the feed")
-        return i
+#: rows predicted at once on the precomputed path (one matrix product instead of one per bar)
+PREDICT_CHUNK = 256
 
 
 class _Ring:
@@ -216,6 +189,8 @@ class SignalEngine:
         self.adaptations: list[AdaptationRecord] = []
         self.precomputed = precomputed
         self._pre_next = 0
+        self._planner: AdaptationPlanner | None = None  # batched adaptations (precomputed with labels)
+        self._preds: tuple[Any, int, np.ndarray] | None = None  # (params, first row, predictions) chunk
         self._bars_since_adapt = 0
         self._prev_regime: Regime | None = None
 
@@ -265,18 +240,27 @@ class SignalEngine:
         scaler = getattr(self.learner, "scaler", None)
         return scaler.transform(row[None, :])[0] if scaler is not None else row.astype(np.float32)
 
-    def _adapt(self, date: pd.Timestamp, regime: Regime, reason: str) -> AdaptationRecord | None:
+    def _adapt(self, date: pd.Timestamp, regime: Regime, reason: str, row: int | None) -> AdaptationRecord | None:
         assert self.learner is not None  # internal invariant: adapt_enabled implies a learner
-        sx, sy, ds = self.support_window()
-        if len(sy) < max(2, self.support_size // 2):
-            return None  # too little known history: keep the current parameters
-        x = torch.from_numpy(sx)
-        y = torch.from_numpy(sy)
-        t0 = time.perf_counter()
-        loss_before = self.learner.support_loss(x, y, None)
-        params = self.learner.adapt(x, y, steps=self.trading.adapt_steps, lr=self.trading.adapt_lr)
-        ms = (time.perf_counter() - t0) * 1e3
-        loss_after = self.learner.support_loss(x, y, params)
+        if row is not None and reason == "transition" and self._planner is not None:
+            plan = self._planner.get(row)  # computed in one batch with the other transitions
+            if plan is None:
+                return None
+            ds = list(self._planner.pre.dates[plan.support])
+            params, n, ms = plan.params, len(plan.support), plan.ms
+            loss_before, loss_after = plan.loss_before, plan.loss_after
+        else:
+            sx, sy, ds = self.support_window()
+            if len(sy) < max(2, self.support_size // 2):
+                return None  # too little known history: keep the current parameters
+            x = torch.from_numpy(sx)
+            y = torch.from_numpy(sy)
+            t0 = time.perf_counter()
+            loss_before = self.learner.support_loss(x, y, None)
+            params = self.learner.adapt(x, y, steps=self.trading.adapt_steps, lr=self.trading.adapt_lr)
+            ms = (time.perf_counter() - t0) * 1e3
+            loss_after = self.learner.support_loss(x, y, params)
+            n = len(sy)
         self.params = params
         rec = AdaptationRecord(
             date=str(pd.Timestamp(date).date()),
@@ -285,13 +269,25 @@ class SignalEngine:
             reason=reason,
             support_start=str(pd.Timestamp(ds[0]).date()),
             support_end=str(pd.Timestamp(ds[-1]).date()),
-            n_support=len(sy),
+            n_support=n,
             loss_before=float(loss_before),
             loss_after=float(loss_after),
             ms=float(ms),
         )
         self.adaptations.append(rec)
         return rec
+
+    def _chunk_prediction(self, i: int) -> float:
+        """Prediction for precomputed row ``i`` with the current parameters, computed
+        for the next ``PREDICT_CHUNK`` rows at once and reused until the parameters change."""
+        assert self._planner is not None and self.learner is not None
+        cached = self._preds
+        if cached is None or cached[0] is not self.params or not 0 <= i - cached[1] < len(cached[2]):
+            rows = self._planner.scaled[i : i + PREDICT_CHUNK]
+            with torch.no_grad():
+                preds = self.learner.predict(torch.from_numpy(rows), self.params).numpy()
+            cached = self._preds = (self.params, i, preds)
+        return float(cached[2][i - cached[1]])
 
     # ------------------------------------------------------------------- public
     def on_bar(self, date: Any, open_: float, high: float, low: float, close: float, volume: float) -> Decision:
@@ -314,6 +310,10 @@ class SignalEngine:
         else:
             pre = self.precomputed
             i = pre.locate(ts, self._pre_next)
+            if self._pre_next == 0 and self.learner is not None and pre.y is not None:
+                self._planner = AdaptationPlanner(
+                    self.learner, pre, i, support_size=self.support_size, horizon=self.features_cfg.horizon,
+                    vol_window=self.features_cfg.vol_window, steps=self.trading.adapt_steps, lr=self.trading.adapt_lr)
             self._pre_next = i + 1
             code = int(pre.regime[i])
             regime = None if code < 0 else Regime.from_code(code)
@@ -321,17 +321,23 @@ class SignalEngine:
             row = None
             if self.learner is not None and np.isfinite(pre.x[i]).all():
                 row = pre.x[i]
-        scaled = None if row is None else self._scaled(row)
+        if row is None:
+            scaled = None
+        elif self._planner is not None:
+            scaled = self._planner.scaled[i]
+        else:
+            scaled = self._scaled(row)
         self._rows.append(scaled)
 
         record = None
         if self.adapt_enabled and regime is not None:
             self._bars_since_adapt += 1
             every = self.trading.readapt_every
+            at = i if self.precomputed is not None else None
             if transition:
-                record = self._adapt(ts, regime, "transition")
+                record = self._adapt(ts, regime, "transition", at)
             elif every and self._bars_since_adapt >= every:
-                record = self._adapt(ts, regime, "readapt")
+                record = self._adapt(ts, regime, "readapt", at)
             if record is not None:
                 self._bars_since_adapt = 0
         if transition:
@@ -340,7 +346,12 @@ class SignalEngine:
         pred = float("nan")
         target = 0.0
         if scaled is not None and self.learner is not None:
-            with torch.no_grad():
-                pred = float(self.learner.predict(torch.from_numpy(scaled[None, :]), self.params)[0])
+            if self._planner is not None:
+                pred = self._chunk_prediction(i)
+            else:
+                with torch.no_grad():
+                    pred = float(self.learner.predict(torch.from_numpy(scaled[None, :]), self.params)[0])
             target = exposure_from_prediction(pred, self.trading, self.signal_scale)
+            if regime is not None and regime.value in self.trading.flat_regimes:
+                target = 0.0
         return Decision(ts, regime, transition, pred, target, record)

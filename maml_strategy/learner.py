@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.func import functional_call, grad
+from torch.func import functional_call, grad, vmap
 
 from maml_strategy.config import LOSSES, ConfigBase
 from maml_strategy.errors import ConfigError, DataError, ModelError
@@ -285,13 +285,44 @@ class Learner:
             Parameter dict for ``torch.func.functional_call``.
         """
         xt, yt = self._xy(support_x, support_y)
+        return sgd_adapt(self.model, self.parameters_dict(), xt, yt, self._step_lrs(steps, lr), self.loss_fn)
+
+    def _step_lrs(self, steps: int | None, lr: float | None) -> list[Any]:
         steps = self._default_adapt_steps() if steps is None else steps
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
             raise ConfigError(f"adapt: steps must be an int >= 0, got {steps!r}")
         if lr is not None and (not isinstance(lr, (int, float)) or not np.isfinite(lr) or lr < 0):
             raise ConfigError(f"adapt: lr must be a finite float >= 0, got {lr!r}")
-        lrs = [float(lr)] * steps if lr is not None else self._default_adapt_lrs(steps)
-        return sgd_adapt(self.model, self.parameters_dict(), xt, yt, lrs, self.loss_fn)
+        return [float(lr)] * steps if lr is not None else self._default_adapt_lrs(steps)
+
+    def adapt_batch(self, support_x: Tensor, support_y: Tensor, steps: int | None = None,
+                    lr: float | None = None) -> dict[str, Tensor]:
+        """:meth:`adapt` on ``N`` support sets at once (``torch.func.vmap`` of the same inner loop).
+
+        Task ``n`` gets the parameters that ``adapt(support_x[n], support_y[n])`` returns
+        (equal up to float rounding); the result holds them stacked, ``[N, ...]`` per tensor.
+
+        Args:
+            support_x: ``[N, K, D]`` scaled features.
+            support_y: ``[N, K]`` labels.
+            steps, lr: as for :meth:`adapt`.
+
+        Example:
+            >>> stacked = learner.adapt_batch(torch.randn(4, 32, 143), torch.randn(4, 32))  # doctest: +SKIP
+            >>> task0 = {k: v[0] for k, v in stacked.items()}  # doctest: +SKIP
+        """
+        xt, yt = self._xy(support_x.reshape(-1, support_x.shape[-1]), support_y.reshape(-1))
+        xt, yt = xt.reshape(support_x.shape), yt.reshape(support_y.shape)
+        lrs, base = self._step_lrs(steps, lr), self.parameters_dict()
+        with torch.no_grad():
+            return vmap(lambda sx, sy: inner_loop(self.model, base, sx, sy, self.loss_fn, lrs))(xt, yt)
+
+    def task_losses(self, x: Tensor, y: Tensor, stacked: dict[str, Tensor] | None = None) -> Tensor:
+        """Loss per task, ``[N]``, of ``x [N, K, D]`` / ``y [N, K]`` with stored or stacked per-task parameters."""
+        with torch.no_grad():
+            if stacked is None:
+                return vmap(lambda sx, sy: self.loss_fn(self.model(sx), sy))(x, y)
+            return vmap(lambda p, sx, sy: self.loss_fn(functional_call(self.model, p, (sx,)), sy))(stacked, x, y)
 
     # ------------------------------------------------------------ persistence
     def _extra_tensors(self) -> dict[str, Tensor]:

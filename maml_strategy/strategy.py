@@ -77,6 +77,7 @@ class _EngineStrategy(bt.Strategy):
         ("precomputed", None),  # engine.Precomputed: look features/regimes up by date (backtests) instead of streaming
     )
     needs_model: ClassVar[bool] = True  # learned strategies need model= or model_path=
+    adapts: ClassVar[bool] = True  # adapts on confirmed transitions (its state depends on the last one)
 
     def __init__(self) -> None:
         cfg = _resolve_config(self.p.config)
@@ -183,12 +184,14 @@ class StaticModelStrategy(_EngineStrategy):
     """Trade the Phase-1 (conventionally trained) model, never adapted."""
 
     params = (("adapt", False),)
+    adapts = False
 
 
 class GBDTStrategy(_EngineStrategy):
     """Control: the LightGBM model on the same features, labels and validation years, never adapted."""
 
     params = (("adapt", False),)
+    adapts = False
 
 
 class NaiveFinetuneStrategy(_EngineStrategy):
@@ -200,6 +203,7 @@ class _ControlStrategy(_EngineStrategy):
 
     params = (("adapt", False),)
     needs_model = False
+    adapts = False
 
     def _target_for(self, dec: Decision) -> float:
         raise NotImplementedError

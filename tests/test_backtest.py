@@ -270,3 +270,50 @@ def test_orders_fill_at_next_open_with_costs(df, cfg, models) -> None:
         decision_bar = targets.index[targets.index.get_loc(fill.date) - 1]
         assert decision_bar in decided
         assert fill.commission == pytest.approx(abs(fill.size) * fill.price * cfg.trading.commission_bps / 1e4)
+
+
+def test_window_starts_adapted_at_last_transition(df, cfg, models) -> None:
+    """An adapting backtest enters the window with the last pre-window transition's adaptation,
+    as a live session after its backfill does, whether features are precomputed or streamed."""
+    from maml_strategy.dataset import symbol_features
+    from maml_strategy.engine import Precomputed
+
+    pre = Precomputed.from_symbol_features(symbol_features(df, cfg, "SYN"))
+    start = np.datetime64(PERIOD.test_start.value, "ns")
+    last = pd.Timestamp(pre.dates[np.flatnonzero(pre.transition & (pre.dates < start))[-1]])
+    fast = run_backtest(df, "maml", cfg, PERIOD.test_start, PERIOD.test_end, model=models.maml, precomputed=pre)
+    slow = run_backtest(df, "maml", cfg, PERIOD.test_start, PERIOD.test_end, model=models.maml)
+    for res in (fast, slow):
+        warm = res.decisions.loc[: PERIOD.test_start - pd.Timedelta(days=1)]
+        assert bool(warm.loc[last, "adapted"]), "no adaptation at the last transition before the window"
+        assert not warm.loc[last:].iloc[1:]["adapted"].any()
+    a, b = fast.decisions.loc[PERIOD.test_start:], slow.decisions.loc[PERIOD.test_start:]
+    np.testing.assert_allclose(a["prediction"], b["prediction"], atol=1e-5)
+    assert (a["target"] == b["target"]).mean() > 0.99
+    # the batched adaptations (precomputed) use the same support windows as the streaming ones
+    assert len(fast.adaptations) == len(slow.adaptations) > 3
+    for x, y in zip(fast.adaptations, slow.adaptations):
+        for key in ("date", "from_regime", "to_regime", "support_start", "support_end", "n_support"):
+            assert x[key] == y[key], key
+        assert x["loss_after"] == pytest.approx(y["loss_after"], rel=1e-4)
+        assert x["loss_after"] < x["loss_before"]
+
+
+@pytest.mark.parametrize("kind", ["maml", "naive_finetune"])
+def test_no_lookahead_in_precomputed_decisions(df, cfg, models, kind) -> None:
+    """The fast path (features precomputed over the whole series, adaptations batched)
+    decides nothing differently before a date when prices after it change."""
+    from maml_strategy.dataset import symbol_features
+    from maml_strategy.engine import Precomputed
+
+    model = models.maml if kind == "maml" else models.static
+    cut = "2008-06-30"
+    runs = []
+    for frame in (df, _perturb_after(df, cut)):
+        pre = Precomputed.from_symbol_features(symbol_features(frame, cfg, "SYN"))
+        runs.append(run_backtest(frame, kind, cfg, PERIOD.test_start, PERIOD.test_end, model=model, precomputed=pre))
+    a, b = runs
+    upto = pd.Timestamp(cut)
+    cols = ["regime", "transition", "prediction", "target", "adapted"]
+    pd.testing.assert_frame_equal(a.decisions.loc[:upto, cols], b.decisions.loc[:upto, cols])
+    assert not a.decisions.loc[upto:, "prediction"].equals(b.decisions.loc[upto:, "prediction"])

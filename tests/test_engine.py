@@ -112,3 +112,25 @@ def test_exposure_mapping() -> None:
     linear = TradingConfig(max_exposure=1.0, position_mode="linear", signal_scale=2.0)
     assert exposure_from_prediction(1.0, linear, 2.0) == 0.5
     assert exposure_from_prediction(9.0, linear, 2.0) == 1.0
+
+
+def test_flat_regimes_override_the_prediction(frame, batch) -> None:
+    """trading.flat_regimes: flat in those confirmed regimes, the prediction's target elsewhere."""
+    from maml_strategy.errors import ConfigError
+
+    _, _, scaler = batch
+    learner = LinearLearner(scaler.n_features, scaler)
+    learner.predict = lambda x, params=None: torch.ones(x.shape[0])  # always long unless gated
+    flat = ("bear_low_vol", "bear_high_vol")
+    plain = SignalEngine(learner, adapt=False, support_size=16)
+    gated = SignalEngine(learner, adapt=False, support_size=16, trading=TradingConfig(flat_regimes=flat))
+    seen = set()
+    for row in frame.itertuples():
+        a = plain.on_bar(row.Index, row.open, row.high, row.low, row.close, row.volume)
+        b = gated.on_bar(row.Index, row.open, row.high, row.low, row.close, row.volume)
+        in_flat = a.regime is not None and a.regime.value in flat
+        assert b.target == (0.0 if in_flat else a.target)
+        seen.add((in_flat, a.target > 0))
+    assert {(True, True), (False, True)} <= seen  # both branches were exercised
+    with pytest.raises(ConfigError, match="not regimes"):
+        TradingConfig(flat_regimes=("bearish",))

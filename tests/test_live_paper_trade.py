@@ -52,9 +52,6 @@ def _config_file(folder, live):
 
 @pytest.mark.slow
 @pytest.mark.realdata
-@pytest.mark.xfail(strict=True, reason="known difference: the replay adapts during its 5-year backfill, the backtest "
-                   "starts the window from the stored parameters (README, The backtest); fix = start adapting "
-                   "backtests at the last confirmed transition before the window")
 def test_replay_equals_backtest(tiny_setup, spy_csv, capsys):
     _, df, cfg, model, _ = tiny_setup
     # loose loss limit: the paper replay makes exactly the backtest's trades

@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import backtrader as bt
+import numpy as np
 import pandas as pd
 
 from maml_strategy.backtest.metrics import daily_returns, exposure_by_regime, performance, post_transition_stats
 from maml_strategy.config import StrategyConfig
 from maml_strategy.engine import Precomputed
 from maml_strategy.errors import DataError
+from maml_strategy.regime import RegimeDetector
 from maml_strategy.strategy import STRATEGIES
 
 __all__ = ["BacktestResult", "run_backtest", "warmup_bars"]
@@ -40,6 +42,29 @@ def warmup_bars(cfg: StrategyConfig, kind: str | None = None, *, precomputed: bo
     return max(STRATEGIES[k].warmup_bars(cfg, precomputed) for k in kinds)
 
 
+def _adaptive_warmup(before: pd.DataFrame, cfg: StrategyConfig, n_warm: int,
+                     precomputed: Precomputed | None) -> int:
+    """Warm-up that also covers the last confirmed transition before the test window.
+
+    An adapting strategy enters the window with the parameters of its last
+    adaptation, as a live session after its backfill does; so the warm-up starts
+    ``n_warm`` bars before that transition (or stays ``n_warm`` when there is none).
+    Only bars before the window are read.
+    """
+    if not len(before):
+        return n_warm
+    if precomputed is not None:
+        end = int(np.searchsorted(precomputed.dates, np.datetime64(before.index[-1].value, "ns"), side="right"))
+        flags = precomputed.transition[:end]
+    else:
+        flags = RegimeDetector(cfg.regime).label_codes(before)[1]
+    hits = np.flatnonzero(flags)
+    if not len(hits):
+        return n_warm
+    back = len(flags) - int(hits[-1])  # bars from the last transition to the window start
+    return min(len(before), max(n_warm, back + n_warm - 1))
+
+
 def run_backtest(
     df: pd.DataFrame,
     kind: str,
@@ -56,7 +81,9 @@ def run_backtest(
     """Backtest ``kind`` (a key of ``maml_strategy.strategy.STRATEGIES``) over ``[test_start, test_end]``.
 
     Warm-up history before ``test_start`` updates regimes and features but no
-    order is placed before ``test_start``. Orders decided at a close fill at the
+    order is placed before ``test_start``. Adapting kinds warm up from before the
+    last confirmed transition, so they enter the window adapted to the current
+    regime, exactly as a live session after its backfill. Orders decided at a close fill at the
     next open; commission is ``cfg.trading.commission_bps`` of traded value.
 
     Args:
@@ -80,10 +107,15 @@ def run_backtest(
             f"{len(before)} bars before {test_start.date()}, but {n_warm} are needed for warm-up; "
             "load more history before the test window"
         )
+    if STRATEGIES[kind].adapts and strategy_params.get("adapt", True):
+        n_warm = _adaptive_warmup(before, cfg, n_warm, precomputed)
     window = pd.concat([before.iloc[-n_warm:], df.loc[test_start:test_end]])
     window = window[["open", "high", "low", "close", "volume"]]
     if window.index[-1] < test_start:
         raise DataError(f"no bars in the test window {test_start.date()}..{test_end.date()}")
+
+    if precomputed is not None:  # only the fed bars: batched adaptations stop at the window's end
+        precomputed = precomputed.window(window.index[0], window.index[-1])
 
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.broker.setcash(cfg.trading.cash)

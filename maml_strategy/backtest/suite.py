@@ -109,7 +109,9 @@ def run_suite(
                 continue
             steps = lr = None
             if kind in ("maml", "naive_finetune") and models.maml is not None:
-                steps, lr = models.maml.config.inner_steps, models.maml.config.inner_lr
+                # both adapt with MAML's inner steps and rate unless the trading config sets them
+                steps = cfg.trading.adapt_steps if cfg.trading.adapt_steps is not None else models.maml.config.inner_steps
+                lr = cfg.trading.adapt_lr if cfg.trading.adapt_lr is not None else models.maml.config.inner_lr
             out.results[kind] = run_backtest(df, kind, cfg, start, end, model=model, adapt_steps=steps,
                                              adapt_lr=lr, precomputed=pre)
         elif kind == "exposure_matched":

@@ -70,6 +70,7 @@ class TradingConfig(ConfigBase):
     position_mode: Literal["sign", "linear"] = "sign"  # sign: full max_exposure when prediction > min_signal, else flat (or short); linear: clip(prediction / signal_scale)
     signal_scale: float = 1.0  # linear mode only: prediction units per unit of exposure
     min_signal: float = 0.0  # |prediction| at or below this -> flat
+    flat_regimes: tuple[str, ...] = ()  # learned strategies stay flat in these confirmed regimes, whatever the prediction (e.g. bear_low_vol)
     rebalance_band: float = 0.1  # skip orders that change the target by less than this fraction
     readapt_every: int = 0  # bars between re-adaptations inside a regime (0 = only on transitions)
     adapt_steps: int | None = None  # None = the model's configured inner steps
@@ -84,3 +85,6 @@ class TradingConfig(ConfigBase):
         require(self.commission_bps >= 0, f"trading.commission_bps must be >= 0, got {self.commission_bps}")
         require(self.cash > 0, f"trading.cash must be > 0, got {self.cash}")
         require(0 <= self.rebalance_band < 1, f"trading.rebalance_band must be in [0, 1), got {self.rebalance_band}")
+        names = ("bull_low_vol", "bull_high_vol", "bear_low_vol", "bear_high_vol", "sideways_low_vol", "sideways_high_vol")
+        bad = [r for r in self.flat_regimes if r not in names]
+        require(not bad, f"trading.flat_regimes {bad} are not regimes; use some of {', '.join(names)}")

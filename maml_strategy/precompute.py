@@ -1,0 +1,174 @@
+"""The backtest fast path: per-bar rows looked up by date, adaptations batched.
+
+A backtest knows the whole series in advance, so :class:`Precomputed` holds its
+features, regimes and labels computed once (each row is causal: it depends only
+on bars up to it, which ``tests/test_dataset.py`` checks bit for bit).
+:class:`AdaptationPlanner` then computes the adaptation of every confirmed
+transition in one ``vmap`` call instead of one call per transition. Nothing
+here reads the future at decision time: the adaptation *used* at bar ``t``
+comes from the support window whose labels are known at ``t`` (sample ``i``
+with ``i + horizon <= t``), exactly as the streaming engine builds it; it is
+only *computed* earlier, in a batch. The live path never uses this module.
+
+Example:
+    >>> from maml_strategy.precompute import Precomputed  # doctest: +SKIP
+    >>> pre = Precomputed.from_symbol_features(symbol_features(df, cfg, "SPY"))  # doctest: +SKIP
+    >>> pre.window("2008-01-01", "2008-12-31").dates[0]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from maml_strategy.errors import ConfigError
+
+__all__ = ["Precomputed", "PlannedAdaptation", "AdaptationPlanner", "support_positions"]
+
+#: most transitions adapted in one vmap call (bounds memory; a year has ~5-15)
+MAX_BATCH = 128
+
+
+@dataclass
+class Precomputed:
+    """Per-bar features, regimes and labels computed once for a whole series (backtests).
+
+    ``MultiTimeframeExtractor.transform`` equals the streaming ``transform_last``
+    (tested), and the regime detector's batch labels equal its streaming labels, so
+    a backtest may look rows up here instead of recomputing them every bar. Build
+    it with :meth:`from_symbol_features`; the live path keeps the streaming code.
+    """
+
+    dates: np.ndarray  # [n] datetime64[ns], ascending
+    x: np.ndarray  # [n, D] raw (unscaled) feature rows, NaN where not yet valid
+    regime: np.ndarray  # [n] int8 confirmed regime code (-1 in warm-up)
+    transition: np.ndarray  # [n] bool
+    y: np.ndarray | None = None  # [n] vol-scaled forward-return labels (NaN where unknown); None = no batching
+
+    @classmethod
+    def from_symbol_features(cls, sf: Any) -> Precomputed:
+        """From :class:`maml_strategy.dataset.SymbolFeatures`."""
+        return cls(np.asarray(sf.index.values, dtype="datetime64[ns]"), sf.x, sf.regime, sf.transition, sf.y)
+
+    def window(self, start: Any, end: Any) -> Precomputed:
+        """Rows dated in ``[start, end]`` (views, no copy)."""
+        lo = int(np.searchsorted(self.dates, np.datetime64(pd.Timestamp(start).value, "ns"), side="left"))
+        hi = int(np.searchsorted(self.dates, np.datetime64(pd.Timestamp(end).value, "ns"), side="right"))
+        return Precomputed(self.dates[lo:hi], self.x[lo:hi], self.regime[lo:hi], self.transition[lo:hi],
+                           None if self.y is None else self.y[lo:hi])
+
+    def locate(self, ts: pd.Timestamp, hint: int = 0) -> int:
+        """Row of date ``ts`` (``hint``: the expected row, checked first)."""
+        key = np.datetime64(ts.value, "ns")
+        if 0 <= hint < len(self.dates) and self.dates[hint] == key:
+            return hint
+        i = int(np.searchsorted(self.dates, key))
+        if i >= len(self.dates) or self.dates[i] != key:
+            raise ConfigError(f"bar {ts.date()} is not in the precomputed features ({len(self.dates)} rows); "
+                              "build Precomputed from the same frame as the feed")
+        return i
+
+
+def support_positions(t: int, first: int, valid: np.ndarray, *, support_size: int, horizon: int,
+                      vol_window: int) -> np.ndarray:
+    """Rows of the support window at bar ``t``, oldest first (the engine's rule on arrays).
+
+    Candidates are ``t - horizon`` back to ``t - horizon - support_size`` (labels known
+    at ``t``); a candidate counts when ``valid`` (finite features and label) and its
+    volatility window lies inside the bars fed since row ``first``; at most
+    ``support_size`` are kept, the newest.
+
+    Example:
+        >>> support_positions(50, 0, np.ones(60, bool), support_size=4, horizon=5, vol_window=20).tolist()
+        [42, 43, 44, 45]
+    """
+    out: list[int] = []
+    for back in range(horizon, min(support_size + horizon + 1, t - first + 1)):
+        p = t - back
+        if p - first - vol_window < 0:
+            break
+        if valid[p]:
+            out.append(p)
+            if len(out) == support_size:
+                break
+    return np.asarray(out[::-1], dtype=np.int64)
+
+
+@dataclass
+class PlannedAdaptation:
+    """The adaptation of one transition bar, computed in a batch."""
+
+    params: dict[str, torch.Tensor]
+    support: np.ndarray  # rows used, oldest first
+    loss_before: float
+    loss_after: float
+    ms: float  # this task's share of the batch's wall time
+
+
+class AdaptationPlanner:
+    """Adapts the learner at every upcoming transition of a :class:`Precomputed` series at once.
+
+    Args:
+        learner: the model (``adapt_batch``, ``task_losses``, ``scaler``).
+        pre: the series (with labels ``y``).
+        first: row of the first bar fed to the engine (support windows stay inside the fed bars).
+        support_size, horizon, vol_window: the engine's support rule.
+        steps, lr: adaptation steps and step size (None = the learner's defaults).
+    """
+
+    def __init__(self, learner: Any, pre: Precomputed, first: int, *, support_size: int, horizon: int,
+                 vol_window: int, steps: int | None, lr: float | None) -> None:
+        if pre.y is None:
+            raise ConfigError("Precomputed has no labels (y); build it with Precomputed.from_symbol_features")
+        self.learner, self.pre, self.first = learner, pre, first
+        self.support_size, self.horizon, self.vol_window = support_size, horizon, vol_window
+        self.steps, self.lr = steps, lr
+        raw_ok = np.isfinite(pre.x).all(axis=1)
+        scaler = getattr(learner, "scaler", None)
+        scaled = scaler.transform(np.where(raw_ok[:, None], pre.x, 0.0)) if scaler is not None else pre.x
+        self.scaled = np.asarray(scaled, dtype=np.float32)  # [n, D], rows where raw_ok is False are unused
+        self.row_ok = raw_ok
+        self.valid = raw_ok & np.isfinite(pre.y)
+        self._plans: dict[int, PlannedAdaptation | None] = {}
+
+    def get(self, t: int) -> PlannedAdaptation | None:
+        """The adaptation at transition row ``t`` (None: too little known history, keep the parameters)."""
+        if t not in self._plans:
+            self._plan_from(t)
+        return self._plans[t]
+
+    def _plan_from(self, t: int) -> None:
+        rows = [t] + [int(j) for j in np.flatnonzero(self.pre.transition[t + 1:]) + t + 1]
+        rows = [j for j in rows if j not in self._plans][:MAX_BATCH]
+        K = self.support_size
+        full, full_sup = [], []
+        for j in rows:
+            sup = support_positions(j, self.first, self.valid, support_size=K, horizon=self.horizon,
+                                    vol_window=self.vol_window)
+            if len(sup) < max(2, K // 2):
+                self._plans[j] = None
+            elif len(sup) < K:  # short window (start of the history): adapt it on its own
+                self._plans[j] = self._run([j], [sup])[0]
+            else:
+                full.append(j)
+                full_sup.append(sup)
+        if full:
+            for j, plan in zip(full, self._run(full, full_sup)):
+                self._plans[j] = plan
+
+    def _run(self, rows: list[int], sups: list[np.ndarray]) -> list[PlannedAdaptation]:
+        idx = np.stack(sups)  # [N, K]
+        x = torch.from_numpy(self.scaled[idx])  # [N, K, D]
+        y = torch.from_numpy(self.pre.y[idx].astype(np.float32))  # [N, K]
+        t0 = time.perf_counter()
+        before = self.learner.task_losses(x, y)
+        stacked = self.learner.adapt_batch(x, y, steps=self.steps, lr=self.lr)
+        ms = (time.perf_counter() - t0) * 1e3 / len(rows)
+        after = self.learner.task_losses(x, y, stacked)
+        return [PlannedAdaptation({k: v[n] for k, v in stacked.items()}, sups[n], float(before[n]),
+                                  float(after[n]), ms) for n in range(len(rows))]
