@@ -144,8 +144,9 @@ class SignalEngine:
         features: feature/label settings (must match the model's training).
         trading: exposure mapping and adaptation settings.
         support_size: K, samples in the support window.
-        signal_scale: prediction units per unit of exposure (calibrated on
-            validation years by the pipeline); overrides ``trading.signal_scale``.
+        signal_scale: prediction units per unit of exposure in ``position_mode="linear"``
+            (nothing calibrates it: set it, e.g. to the spread of validation-year
+            predictions); overrides ``trading.signal_scale``.
         precomputed: features and regimes of the whole series, looked up by date
             instead of computed per bar (backtests); None = streaming (drop-in, live).
 

@@ -69,7 +69,7 @@ class _EngineStrategy(bt.Strategy):
         ("allow_short", None),  # None = config.trading.allow_short
         ("max_exposure", None),  # None = config.trading.max_exposure
         ("readapt_every", None),  # None = config.trading.readapt_every (0 = transitions only)
-        ("signal_scale", None),  # prediction units per unit of exposure (None = config / calibrated)
+        ("signal_scale", None),  # linear mode: prediction units per unit of exposure (None = config; not calibrated)
         ("adapt_steps", None),  # None = the model's inner steps
         ("adapt_lr", None),  # None = the model's inner learning rate
         ("trade_start", None),  # no orders before this date (warm-up bars still update state)

@@ -1,0 +1,52 @@
+"""backtests/select_learner.py: the selection rule and its table (the walk-forward itself is tested elsewhere)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from tests.helpers import REPO, run_script
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("select_learner", REPO / "backtests" / "select_learner.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _summary(sharpes: dict[str, float], ic: float = 0.05) -> dict:
+    return {"aggregate": {k: {"mean_sharpe": v, "mean_return": v / 10, "mean_exposure": 0.5} for k, v in sharpes.items()},
+            "skill": {"maml": {"ic": {"mean": ic, "ci95": [ic - 0.01, ic + 0.01]}}}}
+
+
+def test_margin_is_against_the_best_control() -> None:
+    sel = _module()
+    s = sel.score(_summary({"maml": 0.8, "static": 0.5, "naive_finetune": 0.9, "regime_rule": 0.1, "sma200": 0.2,
+                            "buy_and_hold": 0.7, "exposure_matched": 5.0}))
+    assert s["best_control"] == "naive_finetune"  # the diagnostic exposure_matched is not a control here
+    assert s["margin"] == pytest.approx(-0.1)
+    assert s["ic"] == 0.05
+
+
+def test_table_marks_the_chosen_candidate() -> None:
+    sel = _module()
+    rows = {name: sel.score(_summary({"maml": m, "static": 0.5, "buy_and_hold": 0.6}))
+            for name, m in (("default", 0.4), ("adapt_1_step", 0.7))}
+    text = sel.table(rows, "adapt_1_step", "2006-2007")
+    assert "| adapt_1_step **(chosen)** |" in text and "| default |" in text
+    assert text.count("\n|") == 4  # header, rule, two candidates
+
+
+def test_merge_changes_one_section() -> None:
+    sel = _module()
+    base = {"features": {"horizon": 5, "timeframes": ["D"]}, "trading": {"max_exposure": 0.98}}
+    out = sel.merge(base, {"features": {"horizon": 20}})
+    assert out["features"] == {"horizon": 20, "timeframes": ["D"]} and out["trading"] == base["trading"]
+    assert base["features"]["horizon"] == 5
+
+
+def test_bad_candidate_is_a_one_line_error(tmp_path) -> None:
+    r = run_script("select_learner.py", "--only", "nonsense", "--out", str(tmp_path / "o"), cwd=tmp_path)
+    assert r.returncode == 2 and "unknown candidate" in r.stderr and not (tmp_path / "o").exists()
