@@ -73,6 +73,7 @@ def test_resume_reuses_finished_tasks(local_run) -> None:
     assert _results(tmp, "out2") == _results(tmp, "out")
 
 
+@pytest.mark.slow  # ~25 s (starts a local Ray); run with -m slow
 def test_ray_gives_identical_results(local_run) -> None:
     pytest.importorskip("ray")
     tmp, uni, _ = local_run
