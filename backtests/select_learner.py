@@ -42,6 +42,11 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
     "horizon_20": {"features": {"horizon": 20}},
     "horizon_1": {"features": {"horizon": 1}},
     "meta_sgd_first_order": {"maml": {"first_order": True, "learn_inner_lr": True}},
+    # second round, run after the first test tables (see docs/VALIDATION.md)
+    "weight_decay_1e-3": {"maml": {"weight_decay": 1e-3}},
+    "support_from_previous_regime": {"tasks": {"support_from_previous_regime": True}},
+    "huber_loss": {"maml": {"loss": "huber"}, "static": {"loss": "huber"}},
+    "min_signal_0.25": {"trading": {"min_signal": 0.25}},
 }
 CONTROLS = ("static", "naive_finetune", "regime_rule", "sma200", "buy_and_hold")
 
