@@ -124,8 +124,8 @@ def _main(argv: list[str] | None = None) -> int:
         folder = out / name
         folder.mkdir(exist_ok=True)
         cfg_path = folder / "config.yaml"
-        cfg_path.write_text(yaml.safe_dump(merge(base, changes), sort_keys=False))
-        if not (folder / "summary.json").is_file():
+        if not (folder / "summary.json").is_file():  # a finished candidate keeps the config it ran with
+            cfg_path.write_text(yaml.safe_dump(merge(base, changes), sort_keys=False))
             wf = ["--universe", args.universe, "--first", str(args.first), "--last", str(args.last),
                   "--train-years", str(args.train_years), "--config", str(cfg_path), "--executor", args.executor,
                   "--cache-dir", args.cache_dir, "--out", str(folder), "--quiet"]
