@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 import maml_strategy
+from maml_strategy.atomic import MANIFEST, CacheWarning, check_entry, entry_lock, entry_ok, write_entry
 from maml_strategy.config import StrategyConfig, config_to_dict
 from maml_strategy.dataset import PooledWindows, SymbolFeatures, pool_windows, symbol_features
 
@@ -120,11 +122,23 @@ def _gbdt_available() -> bool:
 
 
 def load_trained(folder: str | Path, key: str = "", history: dict[str, Any] | None = None) -> TrainedModels:
-    """The models saved in a cache folder (``gbdt`` only when its file is there)."""
+    """The models saved in a cache folder (``gbdt`` only when its file is there).
+
+    A folder with a ``manifest.json`` (every cache entry) is checked against it first.
+
+    Raises:
+        ModelError: a file is missing, truncated or corrupt.
+    """
     from maml_strategy.maml import MAML
     from maml_strategy.training import StaticModel
 
     folder = Path(folder)
+    if (folder / MANIFEST).is_file():
+        problem = check_entry(folder)
+        if problem is not None:
+            from maml_strategy.errors import ModelError
+
+            raise ModelError(f"model folder {folder} is incomplete or corrupt: {problem}; delete it to retrain")
     gbdt = None
     if (folder / "gbdt.model").is_file():
         from maml_strategy.gbdt import GBDTModel
@@ -222,20 +236,58 @@ def train_models(
     Example:
         >>> models = train_models(load_ohlcv("SPY"), load_config(), periods["2008"])  # doctest: +SKIP
     """
+    say = say or (lambda _msg: None)
+    frames = as_universe(data)
+    key = cache_key(frames, cfg, period, seed)
+    if cache_dir is None:
+        return _fit(frames, cfg, period, seed, key, progress, feats, say)
+    folder = Path(cache_dir) / key
+    loaded = _load_entry(folder, key, seed, say, warn=True)
+    if loaded is not None:
+        return loaded
+    with entry_lock(folder):  # one process trains this entry; the others wait, then load it
+        loaded = _load_entry(folder, key, seed, say, warn=False)
+        if loaded is not None:
+            return loaded
+        models = _fit(frames, cfg, period, seed, key, progress, feats, say)
+        with write_entry(folder) as tmp:  # manifest last, then one rename: never half an entry
+            models.maml.save(tmp / "maml.pt")
+            models.static.save(tmp / "static.pt")
+            if models.gbdt is not None:
+                models.gbdt.save(tmp / "gbdt.model")
+            (tmp / "history.json").write_text(json.dumps(models.history, default=str, indent=1))
+    return models
+
+
+def _entry_files() -> tuple[str, ...]:
+    return ("maml.pt", "static.pt", "history.json") + (("gbdt.model",) if _gbdt_available() else ())
+
+
+def _load_entry(folder: Path, key: str, seed: int, say: Callable[[str], None], *, warn: bool) -> TrainedModels | None:
+    """The cached models of ``folder`` if the entry is complete and intact (else None, one warning)."""
+    if not entry_ok(folder, _entry_files(), warn=warn):
+        return None
+    from maml_strategy.errors import ModelError
+
+    try:
+        models = load_trained(folder, key, json.loads((folder / "history.json").read_text()))
+    except (ModelError, OSError, ValueError) as exc:
+        if warn:
+            warnings.warn(f"cache entry {folder} does not load ({' '.join(str(exc).split())}); retraining", CacheWarning,
+                          stacklevel=3)
+        return None
+    say(f"models for seed {seed}: loaded from cache {folder}")
+    return models
+
+
+def _fit(frames: dict[str, pd.DataFrame], cfg: StrategyConfig, period: Any, seed: int, key: str, progress: bool,
+         feats: Mapping[str, SymbolFeatures] | None, say: Callable[[str], None]) -> TrainedModels:
+    """Train MAML, the static model and (when LightGBM is there) the boosted trees on ``period``."""
     import torch
 
     from maml_strategy.maml import MAML
     from maml_strategy.model import HierarchicalTimeframeNet
     from maml_strategy.training import train_static
-
-    say = say or (lambda _msg: None)
-    frames = as_universe(data)
-    key = cache_key(frames, cfg, period, seed)
-    folder = None if cache_dir is None else Path(cache_dir) / key
-    if folder is not None and (folder / "maml.pt").is_file() and (folder / "static.pt").is_file():
-        hist = json.loads((folder / "history.json").read_text()) if (folder / "history.json").is_file() else {}
-        say(f"models for seed {seed}: loaded from cache {folder}")
-        return load_trained(folder, key, hist)
 
     say(f"features: {len(frames)} symbol(s), training window {period.train_start.date()}..{period.train_end.date()}")
     prep = prepare_training(frames, cfg, period, seed=seed, feats=feats)
@@ -282,11 +334,4 @@ def train_models(
         "n_train_rows": int(len(fit_rows)),
         "n_val_rows": int(len(val_rows)),
     }
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-        maml.save(folder / "maml.pt")
-        static.save(folder / "static.pt")
-        if gbdt is not None:
-            gbdt.save(folder / "gbdt.model")
-        (folder / "history.json").write_text(json.dumps(history, default=str, indent=1))
     return TrainedModels(maml, static, gbdt, key, history, False)

@@ -9,15 +9,21 @@ Task layout (each a plain function, run by a :mod:`~maml_strategy.backtest.execu
 
 Each task loads only the symbols it needs; per-symbol features are computed once and
 kept on disk (memory-mapped), since rows never depend on later bars.
+
+Crash and concurrency safety (:mod:`maml_strategy.atomic`): every cache entry is
+published by one atomic rename and checked by its SHA-256 digests when read, so a
+killed run leaves no entry a later run would load half-written (a defective one
+gives one ``CacheWarning`` and is recomputed). Training and feature entries are
+also computed under a ``filelock`` lock per entry, so concurrent runs (or Ray
+workers) on one cache folder compute each once; a backtest result is not locked:
+two runs may compute the same one, deterministically, and the atomic rename keeps
+one intact copy.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -28,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from maml_strategy.atomic import entry_lock, entry_ok, read_json_entry, write_entry, write_json_entry
 from maml_strategy.backtest.periods import Period, custom_period
 from maml_strategy.config import SEEDLESS_KINDS, StrategyConfig, config_to_dict
 from maml_strategy.data import DataWarning, load_ohlcv
@@ -69,9 +76,16 @@ def _load(ref: SymbolRef, adjust: str, end: str | None) -> pd.DataFrame:
         return load_ohlcv(ref[0], None, end, path=ref[1], adjust=adjust)
 
 
+_FEATURE_ARRAYS = ("x", "y", "regime", "transition")
+
+
 def cached_symbol_features(ref: SymbolRef, adjust: str, end: str | None, cfg: StrategyConfig,
                            cache_dir: str | None) -> tuple[pd.DataFrame, SymbolFeatures]:
-    """Load one symbol and its features, from the on-disk feature cache when present (memory-mapped)."""
+    """Load one symbol and its features, from the on-disk feature cache when present (memory-mapped).
+
+    The cache entry is a folder of ``.npy`` files with a ``manifest.json`` (:mod:`maml_strategy.atomic`): an
+    incomplete or corrupt one gives one ``CacheWarning`` and is recomputed; concurrent workers compute it once.
+    """
     from maml_strategy.backtest.train import _code_hash
 
     df = _load(ref, adjust, end)
@@ -80,17 +94,16 @@ def cached_symbol_features(ref: SymbolRef, adjust: str, end: str | None, cfg: St
     key = _hash(ref[0], _frame_digest(df), config_to_dict(cfg.features), config_to_dict(cfg.regime), _code_hash())
     folder = Path(cache_dir) / "features" / f"{ref[0]}-{key}"
     names, n_cross, _ = feature_layout(cfg)
-    if not (folder / "x.npy").is_file():
-        sf = symbol_features(df, cfg, ref[0])
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=_mk(folder.parent)))
-        for name in ("x", "y", "regime", "transition"):
-            np.save(tmp / f"{name}.npy", getattr(sf, name))
-        try:
-            os.replace(tmp, folder)
-        except OSError:  # another worker finished first
-            shutil.rmtree(tmp, ignore_errors=True)
-        return df, sf
-    arrays = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in ("x", "y", "regime", "transition")}
+    files = tuple(f"{n}.npy" for n in _FEATURE_ARRAYS)
+    if not entry_ok(folder, files):  # missing, or incomplete/corrupt (one warning): compute once, publish atomically
+        with entry_lock(folder):
+            if not entry_ok(folder, files, warn=False):
+                sf = symbol_features(df, cfg, ref[0])
+                with write_entry(folder) as tmp:
+                    for name in _FEATURE_ARRAYS:
+                        np.save(tmp / f"{name}.npy", getattr(sf, name))
+                return df, sf
+    arrays = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in _FEATURE_ARRAYS}
     return df, SymbolFeatures(ref[0], df.index, arrays["x"], arrays["y"], arrays["regime"], arrays["transition"],
                               names, n_cross, cfg.features.horizon)
 
@@ -134,8 +147,8 @@ def backtest_task(ref: SymbolRef, adjust: str, end: str | None, year: int, seed:
     key = _hash("bt", ref[0], _frame_digest(df.loc[: period.test_end]), year, seed, model_key, list(kinds),
                 config_to_dict(cfg), _code_hash(backtests=True))
     path = Path(cache_dir) / "wf" / f"{ref[0]}-{year}-{seed}-{key}.json"
-    if path.is_file():
-        out = json.loads(path.read_text())
+    out = read_json_entry(path)  # None when missing, or incomplete/corrupt (one warning): recompute
+    if out is not None:
         out["cached"] = True
         return out
     out: dict[str, Any] = {"symbol": ref[0], "year": year, "seed": seed, "rows": [], "skill": {}, "skipped": None}
@@ -154,10 +167,7 @@ def backtest_task(ref: SymbolRef, adjust: str, end: str | None, year: int, seed:
                                                          "exposure_bear_high_vol", "exposure_other_regimes",
                                                          "adaptations")}})
         out["skill"] = suite.skill
-    _mk(path.parent)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(out, default=float))
-    os.replace(tmp, path)
+    write_json_entry(path, out)  # atomic, with the digest of its payload
     out["cached"] = False
     return out
 
