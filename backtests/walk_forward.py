@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -80,6 +79,7 @@ def _run(args: argparse.Namespace, say, t0: float) -> int:  # noqa: ANN001
 
     import pandas as pd
 
+    from maml_strategy.atomic import atomic_path, atomic_write, output_errors
     from maml_strategy.backtest.executors import check_ray_address, make_executor
     from maml_strategy.backtest.walkforward import WalkForwardPlan, run_walk_forward
     from maml_strategy.backtest.wf_report import aggregate, comparisons, format_walk_forward, plot_heatmap, skill_table
@@ -131,12 +131,13 @@ def _run(args: argparse.Namespace, say, t0: float) -> int:  # noqa: ANN001
     }
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=1, default=float))
-    os.replace(tmp, out / "summary.json")
-    rows.to_csv(out / "results.csv", index=False)
-    heat = plot_heatmap(rows, out / "heatmap.png")
+    with output_errors("the walk-forward outputs"):  # OSError -> one error: line, exit 2
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out / "results.csv") as tmp:  # every file atomic; summary.json last
+            rows.to_csv(tmp, index=False)
+        with atomic_path(out / "heatmap.png", skip_empty=True) as tmp:
+            heat = out / "heatmap.png" if plot_heatmap(rows, tmp) else None
+        atomic_write(out / "summary.json", json.dumps(summary, indent=1, default=float))
     print(f"\nWalk-forward {args.first}-{args.last}: {len(test_refs)} test symbol(s), trained on {len(train_refs)} "
           f"symbol(s) over the {args.train_years} years before each test year, seeds {plan.seeds}, "
           f"{args.price_basis} price basis, executor {args.executor}; {summary['seconds']:.0f}s "

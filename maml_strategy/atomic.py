@@ -142,12 +142,13 @@ def _prefix(final: Path) -> str:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike[str], *, skip_empty: bool = False) -> Iterator[Path]:
     """Yield a temp path next to ``path``; on success it is fsync-ed and renamed onto ``path``.
 
     For writers that take a file name (``DataFrame.to_csv``, ``Figure.savefig``, ``torch.save``):
     the temp name keeps the suffix, so format detection still works. On any error the temp
-    file is removed and ``path`` keeps its old content.
+    file is removed and ``path`` keeps its old content. ``skip_empty=True``: a writer that
+    wrote nothing (e.g. a plot with no data) leaves ``path`` as it was.
 
     Example:
         >>> import tempfile, pathlib
@@ -166,6 +167,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         os.chmod(tmp, _FILE_MODE)
         yield tmp
+        if skip_empty and (not tmp.exists() or tmp.stat().st_size == 0):
+            _unlink(tmp)
+            return
         _fsync_file(tmp)
         os.replace(tmp, final)
     except BaseException:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from maml_strategy.atomic import atomic_path, atomic_write, output_errors
 from maml_strategy.backtest.metrics import METRIC_KEYS
 from maml_strategy.backtest.periods import Period
 from maml_strategy.backtest.report import plot_monthly_heatmap, plot_report
@@ -239,6 +240,7 @@ def format_table(summary: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+@output_errors("the experiment outputs")  # OSError (disk full, read-only, permission) -> one OutputError
 def write_outputs(res: ExperimentResult, out: str | Path, *, tearsheet: bool = False) -> dict[str, Path]:
     """Write ``summary.json``, ``equity.csv``, ``trades.csv``, ``adaptations.csv``, ``report.png``,
     ``monthly_returns.png``, the first seed's models as ``maml.pt`` / ``static.pt`` (for drop-in use and
@@ -248,7 +250,6 @@ def write_outputs(res: ExperimentResult, out: str | Path, *, tearsheet: bool = F
     summary = res.summary()
     paths = {"summary": out / "summary.json", "equity": out / "equity.csv", "trades": out / "trades.csv",
              "adaptations": out / "adaptations.csv", "report": out / "report.png"}
-    paths["summary"].write_text(json.dumps(summary, indent=2, default=str))
     eq_cols, mean_cols, trades, adapts = {}, {}, [], []
     for name, results in res.runs.items():
         for seed, r in zip(res.seeds, results):
@@ -259,31 +260,40 @@ def write_outputs(res: ExperimentResult, out: str | Path, *, tearsheet: bool = F
         mean_cols[name] = pd.concat([r.equity for r in results], axis=1).mean(axis=1)
     equity = pd.DataFrame(eq_cols)
     equity.index.name = "date"
-    equity.to_csv(paths["equity"])
+    with atomic_path(paths["equity"]) as tmp:  # every file atomic; summary.json last
+        equity.to_csv(tmp)
     cols = ["strategy", "seed", "date", "side", "size", "price", "value", "commission"]
-    (pd.concat(trades)[cols] if trades else pd.DataFrame(columns=cols)).to_csv(paths["trades"], index=False)
-    pd.DataFrame(adapts).to_csv(paths["adaptations"], index=False)
+    with atomic_path(paths["trades"]) as tmp:
+        (pd.concat(trades)[cols] if trades else pd.DataFrame(columns=cols)).to_csv(tmp, index=False)
+    with atomic_path(paths["adaptations"]) as tmp:
+        pd.DataFrame(adapts).to_csv(tmp, index=False)
     regimes = res.runs["buy_and_hold"][0].decisions["regime"]
     title = (f"{res.symbol} {res.period.test_start.date()}..{res.period.test_end.date()} "
              f"(trained {res.period.train_start.date()}..{res.period.train_end.date()}, seeds={len(res.seeds)})")
     first_seed = {name: results[0] for name, results in res.runs.items()}
     adaptations = {name: [pd.Timestamp(a["date"]) for a in r.adaptations] for name, r in first_seed.items()
                    if r.adaptations}
-    plot_report(pd.DataFrame(mean_cols), regimes, paths["report"], title + f", {res.price_basis} return",
-                adaptations=adaptations, start_value=first_seed["buy_and_hold"].metrics.get("start_value"))
+    with atomic_path(paths["report"]) as tmp:
+        plot_report(pd.DataFrame(mean_cols), regimes, tmp, title + f", {res.price_basis} return",
+                    adaptations=adaptations, start_value=first_seed["buy_and_hold"].metrics.get("start_value"))
     returns = {name: r.daily_returns for name, r in first_seed.items()}
     paths["monthly"] = out / "monthly_returns.png"
-    plot_monthly_heatmap(returns, paths["monthly"], title=f"Monthly returns, {res.symbol} (seed {res.seeds[0]})")
+    with atomic_path(paths["monthly"]) as tmp:
+        plot_monthly_heatmap(returns, tmp, title=f"Monthly returns, {res.symbol} (seed {res.seeds[0]})")
     if tearsheet and "maml" in returns:
         from maml_strategy.backtest.tearsheet import write_tearsheet
 
         paths["tearsheet"] = out / "tearsheet.html"
-        write_tearsheet(returns["maml"], returns["buy_and_hold"], paths["tearsheet"],
-                        f"MAML vs buy-and-hold, {res.symbol} {res.period.test_start.year} (seed {res.seeds[0]})",
-                        strategy_name="maml", benchmark_name="buy_and_hold")
+        with atomic_path(paths["tearsheet"]) as tmp:
+            write_tearsheet(returns["maml"], returns["buy_and_hold"], tmp,
+                            f"MAML vs buy-and-hold, {res.symbol} {res.period.test_start.year} (seed {res.seeds[0]})",
+                            strategy_name="maml", benchmark_name="buy_and_hold")
     if res.models:
         first = res.models[min(res.models)]
         paths["maml_model"], paths["static_model"] = out / "maml.pt", out / "static.pt"
-        first.maml.save(paths["maml_model"])
-        first.static.save(paths["static_model"])
+        with atomic_path(paths["maml_model"]) as tmp:
+            first.maml.save(tmp)
+        with atomic_path(paths["static_model"]) as tmp:
+            first.static.save(tmp)
+    atomic_write(paths["summary"], json.dumps(summary, indent=2, default=str))  # last: never a partial summary
     return paths
