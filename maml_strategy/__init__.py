@@ -1,31 +1,61 @@
 """maml_strategy: regime-adaptive meta-learning strategies for backtrader.
 
-Everything a user needs is importable from the top level; the names are
-loaded lazily, so ``import maml_strategy`` itself imports neither torch nor
-backtrader (the first access to e.g. ``maml_strategy.MAML`` does).
+Every name below is importable from the top level (``from maml_strategy import X``).
+Names load on first use, so ``import maml_strategy`` imports neither torch nor
+backtrader. ``python -m maml_strategy params [Strategy]`` prints a strategy's params.
 
-Strategies (backtrader): ``MAMLRegimeStrategy``, ``StaticModelStrategy``,
-``NaiveFinetuneStrategy``, ``BuyAndHoldStrategy``.
-Regimes: ``RegimeDetector``, ``Regime``, ``RegimeIndicator`` (backtrader indicator).
-Model: ``MultiTimeframeExtractor``, ``HierarchicalTimeframeNet``, ``MAML``, ``MAMLConfig``,
-``load_learner`` (a saved MAML or static model).
-Data and configuration: ``load_ohlcv``, ``load_universe``, ``StrategyConfig``, ``load_config``.
-Errors (all derive from ``MamlStrategyError``): ``DataError``, ``ConfigError``,
-``ModelError``, ``BrokerError``.
+Strategies (backtrader; ``STRATEGIES`` maps the backtests' kinds to these classes)
+    MAMLRegimeStrategy     meta-learned net, adapted at each confirmed regime transition
+    StaticModelStrategy    the same net trained conventionally, never adapted
+    NaiveFinetuneStrategy  the static net, adapted like MAML (ablation)
+    GBDTStrategy           LightGBM on the same features (control; needs the [trees] extra)
+    RegimeRuleStrategy     no net: long in chosen regimes, flat otherwise (control)
+    SMA200Strategy         no net: long while the close is above its 200-day SMA (control)
+    ExposureMatchedStrategy  constant mix at a given exposure, rebalanced monthly (diagnostic)
+    BuyAndHoldStrategy     the benchmark: max_exposure from trade_start on
+    STRATEGIES             {"maml": MAMLRegimeStrategy, ..., "buy_and_hold": BuyAndHoldStrategy}
+
+Regimes
+    Regime                 the six regimes (bull/bear/sideways x low/high volatility)
+    RegimeDetector         streaming classifier: update(bar), label(df)
+    RegimeIndicator        backtrader indicator with lines ``regime`` and ``transition``
+
+Model
+    MultiTimeframeExtractor   daily / weekly / monthly features of an OHLCV frame
+    HierarchicalTimeframeNet  the network (one flat input row per bar)
+    MAML                      meta-training and adaptation of that network
+    load_learner              load a saved MAML or static model file
+
+Data
+    load_ohlcv             one symbol's validated OHLCV frame (file, cache or yfinance)
+    load_universe          {symbol: frame} for a directory, a YAML list or "SPY,QQQ"
+
+Configuration (the sections of a strategy YAML file, see strategies/*.yaml)
+    StrategyConfig         the whole file: one field per section below
+    load_config            read a YAML file into a StrategyConfig (unknown keys rejected)
+    RegimeConfig           ``regime:``   detector windows, thresholds, min_dwell
+    FeatureConfig          ``features:`` timeframes, label horizon, volatility window
+    ModelConfig            ``model:``    layer widths (hidden_dim, tf_hidden_dim)
+    TaskConfig             ``tasks:``    whether a task's support may reach into the previous regime
+    TradingConfig          ``trading:``  exposure, position mode, costs, adaptation steps
+    MAMLConfig             ``maml:``     meta-training: learning rates, steps, support/query sizes, epochs
+    StaticConfig           ``static:``   the conventionally trained baseline's hyper-parameters
+
+Errors (all derive from MamlStrategyError)
+    MamlStrategyError      base class of every error raised on purpose
+    DataError              missing, malformed or too little market data
+    ConfigError            a bad config value or command-line argument
+    ModelError             a missing, corrupt or incompatible model file
+    BrokerError            a broker / Robinhood failure
 
 Example:
-    >>> import backtrader as bt
-    >>> from maml_strategy import BuyAndHoldStrategy, load_ohlcv
-    >>> df = load_ohlcv("SPY", "2007-01-01", "2008-12-31")  # doctest: +SKIP
-    >>> cerebro = bt.Cerebro()
-    >>> cerebro.adddata(bt.feeds.PandasData(dataname=df))  # doctest: +SKIP
-    >>> cerebro.addstrategy(BuyAndHoldStrategy, trade_start="2008-01-01")  # doctest: +SKIP
-    >>> from maml_strategy import RegimeDetector
-    >>> RegimeDetector().label(df).value_counts()  # doctest: +SKIP
+    >>> from maml_strategy import RegimeConfig, StrategyConfig
+    >>> StrategyConfig().regime == RegimeConfig()
+    True
 
-The core (``regime``, ``features``, ``model``, ``maml``, ``tasks``, ``data``)
-never imports backtrader; the backtrader layer lives in ``strategy`` and
-``indicators``, the Robinhood adapter in ``live``, command-line helpers in ``cli``.
+``dir(maml_strategy)`` shows only what is loaded (so ``help`` stays one page);
+``maml_strategy.__all__`` lists every public name. Subpackages: ``config``, ``data``,
+``regime``, ``features``, ``backtest``, ``live``; command-line helpers in ``cli``.
 """
 
 from __future__ import annotations
@@ -35,49 +65,51 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from maml_strategy.errors import BrokerError, ConfigError, DataError, MamlStrategyError, ModelError
+_CONFIG_NAMES = ("StrategyConfig", "load_config", "RegimeConfig", "FeatureConfig", "ModelConfig",
+                 "TaskConfig", "TradingConfig", "MAMLConfig", "StaticConfig")
+_STRATEGY_NAMES = ("MAMLRegimeStrategy", "StaticModelStrategy", "NaiveFinetuneStrategy", "GBDTStrategy",
+                   "RegimeRuleStrategy", "SMA200Strategy", "ExposureMatchedStrategy", "BuyAndHoldStrategy",
+                   "STRATEGIES")
+_ERROR_NAMES = ("MamlStrategyError", "DataError", "ConfigError", "ModelError", "BrokerError")
 
 # Public name -> "module:attribute". The only place to change when a name moves.
 _LAZY: dict[str, str] = {
-    "MAMLRegimeStrategy": "maml_strategy.strategy:MAMLRegimeStrategy",
-    "StaticModelStrategy": "maml_strategy.strategy:StaticModelStrategy",
-    "NaiveFinetuneStrategy": "maml_strategy.strategy:NaiveFinetuneStrategy",
-    "BuyAndHoldStrategy": "maml_strategy.strategy:BuyAndHoldStrategy",
-    "RegimeDetector": "maml_strategy.regime:RegimeDetector",
+    **{name: f"maml_strategy.strategy:{name}" for name in _STRATEGY_NAMES},
     "Regime": "maml_strategy.regime:Regime",
+    "RegimeDetector": "maml_strategy.regime:RegimeDetector",
     "RegimeIndicator": "maml_strategy.indicators:RegimeIndicator",
     "MultiTimeframeExtractor": "maml_strategy.features:MultiTimeframeExtractor",
     "HierarchicalTimeframeNet": "maml_strategy.model:HierarchicalTimeframeNet",
     "MAML": "maml_strategy.maml:MAML",
-    "MAMLConfig": "maml_strategy.maml:MAMLConfig",
+    "load_learner": "maml_strategy.learners:load_learner",
     "load_ohlcv": "maml_strategy.data:load_ohlcv",
     "load_universe": "maml_strategy.data:load_universe",
-    "load_learner": "maml_strategy.learners:load_learner",
-    "StrategyConfig": "maml_strategy.config:StrategyConfig",
-    "load_config": "maml_strategy.config:load_config",
+    **{name: f"maml_strategy.config:{name}" for name in _CONFIG_NAMES},
+    **{name: f"maml_strategy.errors:{name}" for name in _ERROR_NAMES},
 }
 
-__all__ = [
-    "__version__",
-    "MamlStrategyError",
-    "DataError",
-    "ConfigError",
-    "ModelError",
-    "BrokerError",
-    *_LAZY,
-]
+__all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
-    """Import ``name`` from its home module on first access (PEP 562)."""
+    """Import ``name`` from its home module on each access (PEP 562).
+
+    The value is deliberately not cached in the module's namespace: pydoc renders
+    every class it finds there, and ``help(maml_strategy)`` should stay one page.
+    The cost is one dictionary look-up and one ``sys.modules`` hit per access.
+
+    Example:
+        >>> import maml_strategy
+        >>> maml_strategy.RegimeConfig.__name__
+        'RegimeConfig'
+    """
     target = _LAZY.get(name)
     if target is None:
         raise AttributeError(f"module 'maml_strategy' has no attribute {name!r}")
     module_name, attr = target.split(":")
-    value = getattr(importlib.import_module(module_name), attr)
-    globals()[name] = value  # cache: later lookups skip __getattr__
-    return value
+    return getattr(importlib.import_module(module_name), attr)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    """Loaded names only; ``__all__`` lists every public name (see the module docstring)."""
+    return sorted(globals())
