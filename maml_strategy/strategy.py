@@ -175,27 +175,86 @@ class _EngineStrategy(bt.Strategy):
 class MAMLRegimeStrategy(_EngineStrategy):
     """Trade the meta-learned model, adapted on each confirmed regime transition.
 
+    Params (``python -m maml_strategy params MAMLRegimeStrategy`` prints them as a table):
+        model (None): a loaded model (``load_learner(path)``); takes precedence over ``model_path``.
+        model_path (None): path of a saved model file (``backtests/run.py`` writes ``maml.pt``).
+        config (None): a StrategyConfig, a YAML path (``strategies/maml_regime.yaml``) or None = defaults.
+        allow_short (None): allow short targets; None = ``config.trading.allow_short`` (False, long-only).
+        max_exposure (None): target fraction of the portfolio when long; None = ``config.trading.max_exposure``.
+        readapt_every (None): also re-adapt every N bars inside a regime; None = config (0 = transitions only).
+        signal_scale (None): ``position_mode: linear`` only, prediction units per unit of exposure; None = config.
+        adapt_steps (None): SGD steps per adaptation; None = ``config.trading.adapt_steps`` or the model's.
+        adapt_lr (None): adaptation learning rate; None = ``config.trading.adapt_lr`` or the model's.
+        trade_start (None): first date with orders; earlier bars only warm up regimes and features.
+        adapt (True): adapt on confirmed regime transitions (False = never adapt).
+        precomputed (None): an ``engine.Precomputed`` (backtests): look features and regimes up by date.
+
     Example:
         >>> cerebro.addstrategy(MAMLRegimeStrategy, model_path="maml.pt", allow_short=False)  # doctest: +SKIP
     """
 
 
 class StaticModelStrategy(_EngineStrategy):
-    """Trade the Phase-1 (conventionally trained) model, never adapted."""
+    """Trade the Phase-1 (conventionally trained) model, never adapted.
+
+    Params (``python -m maml_strategy params StaticModelStrategy`` prints them as a table):
+        model (None): a loaded model (``load_learner(path)``); takes precedence over ``model_path``.
+        model_path (None): path of a saved model file (``backtests/run.py`` writes ``static.pt``).
+        config (None): a StrategyConfig, a YAML path (``strategies/maml_regime.yaml``) or None = defaults.
+        allow_short (None): allow short targets; None = ``config.trading.allow_short`` (False, long-only).
+        max_exposure (None): target fraction of the portfolio when long; None = ``config.trading.max_exposure``.
+        readapt_every (None): also re-adapt every N bars inside a regime; None = config (0 = transitions only).
+        signal_scale (None): ``position_mode: linear`` only, prediction units per unit of exposure; None = config.
+        adapt_steps (None): SGD steps per adaptation; None = ``config.trading.adapt_steps`` or the model's.
+        adapt_lr (None): adaptation learning rate; None = ``config.trading.adapt_lr`` or the model's.
+        trade_start (None): first date with orders; earlier bars only warm up regimes and features.
+        adapt (False): never adapt (True = adapt on transitions, i.e. naive fine-tuning).
+        precomputed (None): an ``engine.Precomputed`` (backtests): look features and regimes up by date.
+    """
 
     params = (("adapt", False),)
     adapts = False
 
 
 class GBDTStrategy(_EngineStrategy):
-    """Control: the LightGBM model on the same features, labels and validation years, never adapted."""
+    """Control: the LightGBM model on the same features, labels and validation years, never adapted.
+
+    Params (``python -m maml_strategy params GBDTStrategy`` prints them as a table):
+        model (None): a loaded model (``load_learner(path)``); takes precedence over ``model_path``.
+        model_path (None): path of a saved LightGBM model file (``backtests/run.py`` caches one under ``backtests/cache/``).
+        config (None): a StrategyConfig, a YAML path (``strategies/maml_regime.yaml``) or None = defaults.
+        allow_short (None): allow short targets; None = ``config.trading.allow_short`` (False, long-only).
+        max_exposure (None): target fraction of the portfolio when long; None = ``config.trading.max_exposure``.
+        readapt_every (None): also re-adapt every N bars inside a regime; None = config (0 = transitions only).
+        signal_scale (None): ``position_mode: linear`` only, prediction units per unit of exposure; None = config.
+        adapt_steps (None): SGD steps per adaptation; None = ``config.trading.adapt_steps`` or the model's.
+        adapt_lr (None): adaptation learning rate; None = ``config.trading.adapt_lr`` or the model's.
+        trade_start (None): first date with orders; earlier bars only warm up regimes and features.
+        adapt (False): never adapt (the LightGBM model has no gradient adaptation).
+        precomputed (None): an ``engine.Precomputed`` (backtests): look features and regimes up by date.
+    """
 
     params = (("adapt", False),)
     adapts = False
 
 
 class NaiveFinetuneStrategy(_EngineStrategy):
-    """Ablation: adapt the *static* model on transitions with the same steps, lr and support as MAML."""
+    """Ablation: adapt the *static* model on transitions with the same steps, lr and support as MAML.
+
+    Params (``python -m maml_strategy params NaiveFinetuneStrategy`` prints them as a table):
+        model (None): a loaded model (``load_learner(path)``); takes precedence over ``model_path``.
+        model_path (None): path of a saved model file (``backtests/run.py`` writes ``static.pt``).
+        config (None): a StrategyConfig, a YAML path (``strategies/maml_regime.yaml``) or None = defaults.
+        allow_short (None): allow short targets; None = ``config.trading.allow_short`` (False, long-only).
+        max_exposure (None): target fraction of the portfolio when long; None = ``config.trading.max_exposure``.
+        readapt_every (None): also re-adapt every N bars inside a regime; None = config (0 = transitions only).
+        signal_scale (None): ``position_mode: linear`` only, prediction units per unit of exposure; None = config.
+        adapt_steps (None): SGD steps per adaptation; None = ``config.trading.adapt_steps`` or the model's.
+        adapt_lr (None): adaptation learning rate; None = ``config.trading.adapt_lr`` or the model's.
+        trade_start (None): first date with orders; earlier bars only warm up regimes and features.
+        adapt (True): adapt on confirmed regime transitions (False = the static model).
+        precomputed (None): an ``engine.Precomputed`` (backtests): look features and regimes up by date.
+    """
 
 
 class _ControlStrategy(_EngineStrategy):
@@ -214,7 +273,16 @@ class _ControlStrategy(_EngineStrategy):
 
 
 class BuyAndHoldStrategy(_ControlStrategy):
-    """Benchmark: hold ``max_exposure`` of the portfolio from ``trade_start`` on."""
+    """Benchmark: hold ``max_exposure`` of the portfolio from ``trade_start`` on.
+
+    Params (``python -m maml_strategy params BuyAndHoldStrategy`` prints them as a table):
+        config (None): a StrategyConfig, a YAML path or None = defaults (regime detector, trading costs).
+        max_exposure (None): target fraction of the portfolio when long; None = ``config.trading.max_exposure``.
+        trade_start (None): first date with orders; earlier bars only warm up.
+        precomputed (None): an ``engine.Precomputed`` (backtests): look regimes up by date.
+        model, model_path, allow_short, readapt_every, signal_scale, adapt_steps, adapt_lr (None): ignored (no net).
+        adapt (False): ignored (no net).
+    """
 
     def _target_for(self, dec: Decision) -> float:
         return self.trading.max_exposure
@@ -227,6 +295,15 @@ DEFAULT_LONG_REGIMES: tuple[str, ...] = ("bull_low_vol", "bull_high_vol", "sidew
 
 class RegimeRuleStrategy(_ControlStrategy):
     """Control with no net: long ``max_exposure`` in ``long_regimes``, flat otherwise (and in warm-up).
+
+    Params (``python -m maml_strategy params RegimeRuleStrategy`` prints them as a table):
+        long_regimes (DEFAULT_LONG_REGIMES): regime names (``Regime`` values) in which to be long.
+        config (None): a StrategyConfig, a YAML path or None = defaults (regime detector, trading costs).
+        max_exposure (None): target fraction of the portfolio when long; None = ``config.trading.max_exposure``.
+        trade_start (None): first date with orders; earlier bars only warm up.
+        precomputed (None): an ``engine.Precomputed`` (backtests): look regimes up by date.
+        model, model_path, allow_short, readapt_every, signal_scale, adapt_steps, adapt_lr (None): ignored (no net).
+        adapt (False): ignored (no net).
 
     Example:
         >>> cerebro.addstrategy(RegimeRuleStrategy, long_regimes=("bull_low_vol",))  # doctest: +SKIP
@@ -247,7 +324,17 @@ class RegimeRuleStrategy(_ControlStrategy):
 
 
 class SMA200Strategy(_ControlStrategy):
-    """Control with no net: long ``max_exposure`` while the close is above its ``period``-bar SMA, else flat."""
+    """Control with no net: long ``max_exposure`` while the close is above its ``period``-bar SMA, else flat.
+
+    Params (``python -m maml_strategy params SMA200Strategy`` prints them as a table):
+        period (200): bars in the simple moving average of the close.
+        config (None): a StrategyConfig, a YAML path or None = defaults (regime detector, trading costs).
+        max_exposure (None): target fraction of the portfolio when long; None = ``config.trading.max_exposure``.
+        trade_start (None): first date with orders; earlier bars only warm up.
+        precomputed (None): an ``engine.Precomputed`` (backtests): look regimes up by date.
+        model, model_path, allow_short, readapt_every, signal_scale, adapt_steps, adapt_lr (None): ignored (no net).
+        adapt (False): ignored (no net).
+    """
 
     params = (("period", 200),)
 
@@ -268,6 +355,15 @@ class ExposureMatchedStrategy(_ControlStrategy):
 
     Run it with another strategy's realised mean exposure over the same window to
     tell apart "lower drawdown from holding less" and "out of the market at the right time".
+
+    Params (``python -m maml_strategy params ExposureMatchedStrategy`` prints them as a table):
+        exposure (0.5): constant fraction of the portfolio held, in [0, max_exposure].
+        config (None): a StrategyConfig, a YAML path or None = defaults (regime detector, trading costs).
+        max_exposure (None): target fraction of the portfolio when long; None = ``config.trading.max_exposure``.
+        trade_start (None): first date with orders; earlier bars only warm up.
+        precomputed (None): an ``engine.Precomputed`` (backtests): look regimes up by date.
+        model, model_path, allow_short, readapt_every, signal_scale, adapt_steps, adapt_lr (None): ignored (no net).
+        adapt (False): ignored (no net).
     """
 
     params = (("exposure", 0.5),)
