@@ -296,6 +296,7 @@ def write_entry(folder: str | os.PathLike[str]) -> Iterator[Path]:
     _sweep(final)
     tmp = Path(tempfile.mkdtemp(prefix=_prefix(final), suffix=_TMP_TAG, dir=str(final.parent)))
     try:
+        os.chmod(tmp, 0o777 & ~_umask())
         yield tmp
         for p in tmp.rglob("*"):
             if p.is_file():
