@@ -48,10 +48,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import inspect
 import logging
+import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, NoReturn, TextIO, TypeVar
 
 from maml_strategy.errors import ConfigError, MamlStrategyError
@@ -59,10 +62,12 @@ from maml_strategy.errors import ConfigError, MamlStrategyError
 __all__ = [
     "ArgumentParser",
     "HelpFormatter",
+    "ParamDoc",
     "UsageError",
     "checked",
     "error",
     "format_error",
+    "format_table",
     "iso_date",
     "make_parser",
     "non_negative_int",
@@ -70,6 +75,7 @@ __all__ = [
     "positive_int",
     "quiet_third_party",
     "run_main",
+    "strategy_params",
 ]
 
 T = TypeVar("T")
@@ -309,3 +315,97 @@ def run_main(
         print(format_error("interrupted"), file=out)
         return 130
     return status if isinstance(status, int) else 0
+
+
+@dataclass(frozen=True)
+class ParamDoc:
+    """One backtrader param: its name, default and meaning (``""`` when undocumented)."""
+
+    name: str
+    default: Any
+    meaning: str
+
+
+_DOC_ENTRY = re.compile(r"^(?P<names>\w+(?:, \w+)*) \((?P<default>.*?)\): (?P<meaning>.*)$")
+_COMMENTED_PARAM = re.compile(r"""^\s*\(\s*["'](?P<name>\w+)["']\s*,.*#\s*(?P<meaning>.+?)\s*$""")
+
+
+def _docstring_params(doc: str | None) -> dict[str, str]:
+    """``{name: meaning}`` from a docstring's ``Params`` section (``name (default): meaning`` lines)."""
+    out: dict[str, str] = {}
+    lines = inspect.cleandoc(doc or "").splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("Params")), None)
+    if start is None:
+        return out
+    last: list[str] = []
+    for line in lines[start + 1:]:
+        if not line.strip() or not line.startswith(" "):
+            break
+        match = _DOC_ENTRY.match(line.strip())
+        if match and line.startswith(" " * 4) and not line.startswith(" " * 5):
+            last = match.group("names").split(", ")
+            out.update({name: match.group("meaning") for name in last})
+        else:  # a continuation line of the previous entry
+            out.update({name: f"{out[name]} {line.strip()}" for name in last})
+    return out
+
+
+def _commented_params(cls: type) -> dict[str, str]:
+    """``{name: meaning}`` from trailing comments of ``("name", default),  # meaning`` in ``cls`` and its bases."""
+    out: dict[str, str] = {}
+    for klass in cls.__mro__:
+        try:
+            source = inspect.getsource(klass)
+        except (OSError, TypeError):
+            continue
+        for line in source.splitlines():
+            match = _COMMENTED_PARAM.match(line)
+            if match:
+                out.setdefault(match.group("name"), match.group("meaning"))
+    return out
+
+
+def strategy_params(cls: type) -> list[ParamDoc]:
+    """Every param of a backtrader strategy class, in order, with its default and meaning.
+
+    The meaning comes from the class's docstring (a ``Params`` section of
+    ``name (default): meaning`` lines), else from the trailing comment of the
+    ``params`` tuple entry in the class or a base class, else it is ``""``.
+    Works for any class with backtrader ``params``, so new strategies are covered.
+
+    Args:
+        cls: a ``bt.Strategy`` subclass (or any class whose ``params`` is a tuple of pairs).
+
+    Example:
+        >>> class Demo:
+        ...     \"\"\"Demo.
+        ...
+        ...     Params:
+        ...         period (20): bars in the average.
+        ...     \"\"\"
+        ...     params = (("period", 20), ("band", 0.1))  # band is undocumented
+        >>> [(p.name, p.default, p.meaning) for p in strategy_params(Demo)]
+        [('period', 20, 'bars in the average.'), ('band', 0.1, '')]
+    """
+    params = getattr(cls, "params", ())
+    items = list(params._getitems()) if hasattr(params, "_getitems") else [tuple(p) for p in params]
+    documented = _docstring_params(cls.__doc__)
+    commented = _commented_params(cls)
+    return [ParamDoc(str(name), default, documented.get(name) or commented.get(name, "")) for name, default in items]
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table with aligned columns (the last column is not padded).
+
+    Example:
+        >>> print(format_table(["name", "default"], [["period", 200], ["adapt", True]]))
+        name    default
+        ------  -------
+        period  200
+        adapt   True
+    """
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -187,7 +187,7 @@ class MAMLRegimeStrategy(_EngineStrategy):
         adapt_lr (None): adaptation learning rate; None = ``config.trading.adapt_lr`` or the model's.
         trade_start (None): first date with orders; earlier bars only warm up regimes and features.
         adapt (True): adapt on confirmed regime transitions (False = never adapt).
-        precomputed (None): an ``engine.Precomputed`` (backtests): look features and regimes up by date.
+        precomputed (None): an ``engine.Precomputed`` to look features and regimes up by date (backtests).
 
     Example:
         >>> cerebro.addstrategy(MAMLRegimeStrategy, model_path="maml.pt", allow_short=False)  # doctest: +SKIP
@@ -209,7 +209,7 @@ class StaticModelStrategy(_EngineStrategy):
         adapt_lr (None): adaptation learning rate; None = ``config.trading.adapt_lr`` or the model's.
         trade_start (None): first date with orders; earlier bars only warm up regimes and features.
         adapt (False): never adapt (True = adapt on transitions, i.e. naive fine-tuning).
-        precomputed (None): an ``engine.Precomputed`` (backtests): look features and regimes up by date.
+        precomputed (None): an ``engine.Precomputed`` to look features and regimes up by date (backtests).
     """
 
     params = (("adapt", False),)
@@ -231,7 +231,7 @@ class GBDTStrategy(_EngineStrategy):
         adapt_lr (None): adaptation learning rate; None = ``config.trading.adapt_lr`` or the model's.
         trade_start (None): first date with orders; earlier bars only warm up regimes and features.
         adapt (False): never adapt (the LightGBM model has no gradient adaptation).
-        precomputed (None): an ``engine.Precomputed`` (backtests): look features and regimes up by date.
+        precomputed (None): an ``engine.Precomputed`` to look features and regimes up by date (backtests).
     """
 
     params = (("adapt", False),)
@@ -253,7 +253,7 @@ class NaiveFinetuneStrategy(_EngineStrategy):
         adapt_lr (None): adaptation learning rate; None = ``config.trading.adapt_lr`` or the model's.
         trade_start (None): first date with orders; earlier bars only warm up regimes and features.
         adapt (True): adapt on confirmed regime transitions (False = the static model).
-        precomputed (None): an ``engine.Precomputed`` (backtests): look features and regimes up by date.
+        precomputed (None): an ``engine.Precomputed`` to look features and regimes up by date (backtests).
     """
 
 
@@ -279,7 +279,7 @@ class BuyAndHoldStrategy(_ControlStrategy):
         config (None): a StrategyConfig, a YAML path or None = defaults (regime detector, trading costs).
         max_exposure (None): target fraction of the portfolio when long; None = ``config.trading.max_exposure``.
         trade_start (None): first date with orders; earlier bars only warm up.
-        precomputed (None): an ``engine.Precomputed`` (backtests): look regimes up by date.
+        precomputed (None): an ``engine.Precomputed`` to look regimes up by date (backtests).
         model, model_path, allow_short, readapt_every, signal_scale, adapt_steps, adapt_lr (None): ignored (no net).
         adapt (False): ignored (no net).
     """
@@ -301,7 +301,7 @@ class RegimeRuleStrategy(_ControlStrategy):
         config (None): a StrategyConfig, a YAML path or None = defaults (regime detector, trading costs).
         max_exposure (None): target fraction of the portfolio when long; None = ``config.trading.max_exposure``.
         trade_start (None): first date with orders; earlier bars only warm up.
-        precomputed (None): an ``engine.Precomputed`` (backtests): look regimes up by date.
+        precomputed (None): an ``engine.Precomputed`` to look regimes up by date (backtests).
         model, model_path, allow_short, readapt_every, signal_scale, adapt_steps, adapt_lr (None): ignored (no net).
         adapt (False): ignored (no net).
 
@@ -331,7 +331,7 @@ class SMA200Strategy(_ControlStrategy):
         config (None): a StrategyConfig, a YAML path or None = defaults (regime detector, trading costs).
         max_exposure (None): target fraction of the portfolio when long; None = ``config.trading.max_exposure``.
         trade_start (None): first date with orders; earlier bars only warm up.
-        precomputed (None): an ``engine.Precomputed`` (backtests): look regimes up by date.
+        precomputed (None): an ``engine.Precomputed`` to look regimes up by date (backtests).
         model, model_path, allow_short, readapt_every, signal_scale, adapt_steps, adapt_lr (None): ignored (no net).
         adapt (False): ignored (no net).
     """
@@ -361,7 +361,7 @@ class ExposureMatchedStrategy(_ControlStrategy):
         config (None): a StrategyConfig, a YAML path or None = defaults (regime detector, trading costs).
         max_exposure (None): target fraction of the portfolio when long; None = ``config.trading.max_exposure``.
         trade_start (None): first date with orders; earlier bars only warm up.
-        precomputed (None): an ``engine.Precomputed`` (backtests): look regimes up by date.
+        precomputed (None): an ``engine.Precomputed`` to look regimes up by date (backtests).
         model, model_path, allow_short, readapt_every, signal_scale, adapt_steps, adapt_lr (None): ignored (no net).
         adapt (False): ignored (no net).
     """
