@@ -69,9 +69,15 @@ def check_ray_address(address: str, timeout: float = 3.0) -> None:
 
 
 class RayExecutor(Executor):
-    """Run each task as a Ray task, on a local Ray with ``workers`` CPUs or on a cluster at ``address``."""
+    """Run each task as a Ray task, on a local Ray with ``workers`` CPUs or on a cluster at ``address``.
+
+    Fault tolerance: a task whose worker process is killed is retried (``MAX_RETRIES``, system errors only);
+    a killed driver loses nothing either, since every finished task is in the on-disk cache and the next
+    run resumes from it.
+    """
 
     name = "ray"
+    MAX_RETRIES = 3  # reruns of a task whose worker process died (system errors only)
 
     def __init__(self, workers: int | None = None, address: str | None = None) -> None:
         try:
@@ -89,7 +95,11 @@ class RayExecutor(Executor):
 
     def map(self, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]], *, desc: str = "", progress: bool = True) -> list[Any]:
         ray = self._ray
-        remote = self._remote.setdefault(fn, ray.remote(num_cpus=1, max_retries=1)(fn))
+        # a worker process that dies mid-task (killed, OOM, node lost) is a system error: Ray reruns the task,
+        # up to MAX_RETRIES times; an exception raised by the task itself (bad data, a bug) is not retried.
+        # Tasks are deterministic and publish their cache entries atomically, so a rerun gives the same result.
+        remote = self._remote.setdefault(
+            fn, ray.remote(num_cpus=1, max_retries=self.MAX_RETRIES, retry_exceptions=False)(fn))
         refs = [remote.remote(*a) for a in args]
         order = {r: i for i, r in enumerate(refs)}
         out: list[Any] = [None] * len(refs)
