@@ -208,3 +208,47 @@ def test_live_session_killed_after_post_never_doubles_the_order(tmp_path):
     assert [(f.size, f.price) for f in broker.journal.fills] == [(4.0, 100.5), (3.0, 100.7)]
     assert broker.journal.positions["SPY"].size == pytest.approx(7)
     assert broker.getcash() == pytest.approx(stub.cash)
+
+
+class SeveralDecisions(bt.Strategy):
+    """Trades on four bars; ``die_at`` stops the session right after that bar's decision (a kill at that bar)."""
+
+    params = (("die_at", -1),)
+    plan = {0: 5, 2: -2, 4: 3, 6: -6}
+
+    def __init__(self):
+        self.k = -1
+
+    def next(self):
+        if self.data.delivering_backfill:
+            return
+        self.k += 1
+        size = self.plan.get(self.k)
+        if size:
+            (self.buy if size > 0 else self.sell)(size=abs(size))
+        if self.k == self.p.die_at:
+            self.env.runstop()
+
+
+def several_run(bars, journal_path, die_at=-1):
+    store = RobinhoodStore(ReplayClient(bars, start=bars.index[20]), LiveConfig(**LOOSE))
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(store.getdata("SPY"))
+    broker = store.getbroker(journal=str(journal_path))
+    cerebro.setbroker(broker)
+    cerebro.addstrategy(SeveralDecisions, die_at=die_at)
+    cerebro.run()
+    return broker
+
+
+@pytest.mark.parametrize("die_at", [0, 1, 3, 6])
+def test_replay_killed_at_any_bar_then_restarted_matches_an_uninterrupted_one(tmp_path, die_at):
+    bars = make_bars(32)
+    reference = several_run(bars, tmp_path / "ref.json")
+    path = tmp_path / "crash.json"
+    several_run(bars, path, die_at=die_at)
+    again = several_run(bars, path)  # restart from the journal: the journal is the source of truth
+    assert _essential(again.journal.snapshot()) == _essential(reference.journal.snapshot())
+    assert len(again.journal.orders) == len(reference.journal.orders) == 4  # no order doubled
+    assert again.getcash() == pytest.approx(reference.getcash())
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left

@@ -23,11 +23,11 @@ import dataclasses
 import json
 import logging
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from maml_strategy.atomic import atomic_write
 from maml_strategy.errors import BrokerError
 
 __all__ = ["Journal", "OrderRecord", "FillRecord", "PositionRecord", "DayRecord", "OPEN_STATES", "FINAL_STATES"]
@@ -207,31 +207,8 @@ class Journal:
         """Writes the state atomically (no-op for an in-memory journal)."""
         if self.path is None:
             return
-        directory = self.path.parent
-        directory.mkdir(parents=True, exist_ok=True)
         data = json.dumps(self.state, indent=1, sort_keys=True, default=str)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=str(directory))
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        try:  # persist the rename itself (best effort; not supported everywhere)
-            dfd = os.open(str(directory), os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        except OSError:
-            pass
+        atomic_write(self.path, data, mode=0o600)  # temp file + fsync + os.replace: old or new state, never torn
 
     # -------------------------------------------------------------- private
     @staticmethod
