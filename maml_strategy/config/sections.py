@@ -67,8 +67,19 @@ class TradingConfig(ConfigBase):
 
     allow_short: bool = False  # Robinhood cash accounts cannot short; long-only by default
     max_exposure: float = 0.98  # largest |target percent| of value; 2% cash absorbs next-open gaps so orders are not rejected for margin
-    position_mode: Literal["sign", "linear"] = "sign"  # sign: full max_exposure when prediction > min_signal, else flat (or short); linear: clip(prediction / signal_scale)
+    # sign: full max_exposure when prediction > min_signal, else flat (or short); linear: clip(prediction / signal_scale);
+    # rank: max_exposure x the prediction's percentile among the past rank_window predictions ((2p-1) x max with shorts);
+    # overlay: overlay_base + overlay_k x the prediction's trailing z-score, clipped; vol_target: vol_target_base's
+    # exposure x vol_target / trailing realised volatility, capped at max_exposure (maml_strategy.positions)
+    position_mode: Literal["sign", "linear", "rank", "overlay", "vol_target"] = "sign"
     signal_scale: float = 1.0  # linear mode only: prediction units per unit of exposure
+    rank_window: int = 252  # rank/overlay: past predictions kept for the percentile / mean and std, in [2, 5000]
+    rank_min_history: int = 20  # rank/overlay: flat until this many past predictions, in [2, rank_window]
+    overlay_base: float = 0.5  # overlay: exposure at an average prediction (z = 0), in [-max_exposure, max_exposure]
+    overlay_k: float = 0.25  # overlay: exposure added per trailing standard deviation of the prediction, in [0, 10]
+    vol_target: float = 0.15  # vol_target: annual volatility targeted, in (0, 2]
+    vol_target_base: Literal["sign", "rank", "overlay"] = "sign"  # vol_target: the mapping that is scaled
+    vol_target_window: int = 20  # vol_target: daily close returns in the realised volatility, in [2, 1000]
     min_signal: float = 0.0  # |prediction| at or below this -> flat
     flat_regimes: tuple[str, ...] = ()  # learned strategies stay flat in these confirmed regimes, whatever the prediction (e.g. bear_low_vol)
     rebalance_band: float = 0.1  # skip orders that change the target by less than this fraction
@@ -81,6 +92,19 @@ class TradingConfig(ConfigBase):
     def _validate(self) -> None:
         require(0 < self.max_exposure <= 2, f"trading.max_exposure must be in (0, 2], got {self.max_exposure}")
         require(self.signal_scale > 0, f"trading.signal_scale must be > 0, got {self.signal_scale}")
+        require(2 <= self.rank_window <= 5000,
+                f"trading.rank_window must be in [2, 5000] past predictions, got {self.rank_window}; 252 is one year")
+        require(2 <= self.rank_min_history <= self.rank_window,
+                f"trading.rank_min_history must be in [2, rank_window={self.rank_window}], got {self.rank_min_history}; "
+                "lower it or raise trading.rank_window")
+        require(abs(self.overlay_base) <= self.max_exposure,
+                f"trading.overlay_base must be in [-max_exposure, max_exposure] = [-{self.max_exposure}, "
+                f"{self.max_exposure}], got {self.overlay_base}")
+        require(0 <= self.overlay_k <= 10, f"trading.overlay_k must be in [0, 10], got {self.overlay_k}; e.g. 0.25")
+        require(0 < self.vol_target <= 2,
+                f"trading.vol_target is an annual volatility and must be in (0, 2], got {self.vol_target}; e.g. 0.15 for 15 %")
+        require(2 <= self.vol_target_window <= 1000,
+                f"trading.vol_target_window must be in [2, 1000] daily returns, got {self.vol_target_window}; e.g. 20")
         require(self.readapt_every >= 0, f"trading.readapt_every must be >= 0, got {self.readapt_every}")
         require(self.commission_bps >= 0, f"trading.commission_bps must be >= 0, got {self.commission_bps}")
         require(self.cash > 0, f"trading.cash must be > 0, got {self.cash}")
