@@ -9,9 +9,12 @@ returning a *new* parameter dict: the stored parameters are never mutated),
 treat both alike; :func:`maml_strategy.learners.load_learner` loads any kind,
 dispatching on the kind recorded in the file.
 
-:func:`inner_loop` is the one SGD inner loop (``torch.func.grad`` +
-``functional_call``): MAML's meta-training differentiates through it (under
-``vmap``), :meth:`Learner.adapt` runs it without a graph (:func:`sgd_adapt`).
+:func:`~maml_strategy.inner.inner_loop` is the one SGD inner loop (``torch.func.grad``
++ ``functional_call``): MAML's meta-training differentiates through it (under
+``vmap``), :meth:`Learner.adapt_batch` runs it under ``vmap`` without a graph and
+:meth:`Learner.adapt` runs the same arithmetic with plain autograd
+(:func:`~maml_strategy.inner.sgd_adapt`), on the parameters of the learner's
+adaptation scope and with its proximal weight (:meth:`Learner.adapt_settings`).
 
 Example:
     >>> import torch
@@ -35,19 +38,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.func import functional_call, grad, vmap
+from torch.func import functional_call, vmap
 
 from maml_strategy.config import LOSSES, ConfigBase
 from maml_strategy.errors import ConfigError, DataError, ModelError
+from maml_strategy.inner import StepLR, inner_loop, scope_names, sgd_adapt
 from maml_strategy.model import HierarchicalTimeframeNet
 from maml_strategy.persistence import read_model_file, scaler_from_state, split_scaler_state, write_model_file
 
-__all__ = ["Learner", "make_loss", "apply_num_threads", "resolve_device", "inner_loop", "sgd_adapt", "LOSSES"]
-
-#: One inner-loop step size: a float for every parameter tensor, or one rate per
-#: parameter tensor (a sequence of floats or a 1-D tensor, in ``params`` order).
-StepLR = float | Sequence[float] | Tensor
-
+__all__ = ["Learner", "make_loss", "apply_num_threads", "resolve_device", "inner_loop", "sgd_adapt", "scope_names",
+           "StepLR", "LOSSES"]  # inner_loop, sgd_adapt, scope_names, StepLR live in maml_strategy.inner
 
 def make_loss(name: str, huber_delta: float = 1.0):
     """Mean loss ``f(pred, target) -> scalar`` for ``"mse"`` or ``"huber"``."""
@@ -78,75 +78,6 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device={name!r} but CUDA is not available; use device='cpu'")
     return device
-
-
-def inner_loop(
-    model: nn.Module,
-    params: dict[str, Tensor],
-    x: Tensor,
-    y: Tensor,
-    loss_fn: Any,
-    lrs: Sequence[StepLR],
-    *,
-    first_order: bool = False,
-) -> dict[str, Tensor]:
-    """SGD from ``params`` on ``(x, y)``, one step per entry of ``lrs``; returns new parameters.
-
-    ``p <- p - lr * grad`` with gradients from ``torch.func.grad`` of
-    ``loss_fn(functional_call(model, p, (x,)), y)``. Differentiable (works
-    under ``torch.func.vmap`` and lets the outer loss differentiate through
-    the steps, second order); ``first_order=True`` detaches the inner
-    gradients (FOMAML). Run it under ``torch.no_grad()`` for a plain,
-    graph-free adaptation (:func:`sgd_adapt`). ``params`` is not modified.
-
-    Args:
-        model: the network (only its structure is used).
-        params: starting parameters, in ``model.named_parameters()`` order.
-        x: ``[K, D]`` inputs; y: ``[K]`` targets.
-        loss_fn: ``f(pred, target) -> scalar``.
-        lrs: per step, a float or one rate per parameter tensor (see ``StepLR``).
-        first_order: detach the inner gradients.
-
-    Example:
-        >>> net = torch.nn.Linear(3, 1)
-        >>> fn = lambda p, t: torch.nn.functional.mse_loss(p.squeeze(-1), t)
-        >>> p = inner_loop(net, dict(net.named_parameters()), torch.randn(8, 3), torch.randn(8), fn, [0.1, 0.1])
-        >>> sorted(p)
-        ['bias', 'weight']
-    """
-    names = list(params)
-    grad_fn = grad(lambda p: loss_fn(functional_call(model, p, (x,)), y))
-    for lr in lrs:
-        grads = grad_fn(params)
-        if first_order:
-            grads = {n: g.detach() for n, g in grads.items()}
-        if isinstance(lr, (int, float)):
-            params = {n: params[n] - lr * grads[n] for n in names}
-        else:
-            params = {n: params[n] - lr[i] * grads[n] for i, n in enumerate(names)}
-    return params
-
-
-def sgd_adapt(
-    model: nn.Module,
-    params: dict[str, Tensor],
-    x: Tensor,
-    y: Tensor,
-    lrs: Sequence[StepLR],
-    loss_fn: Any,
-) -> dict[str, Tensor]:
-    """:func:`inner_loop` without a graph: plain SGD returning new, detached tensors.
-
-    Example:
-        >>> net = torch.nn.Linear(3, 1)
-        >>> fn = lambda p, t: torch.nn.functional.mse_loss(p.squeeze(-1), t)
-        >>> p = sgd_adapt(net, dict(net.named_parameters()), torch.randn(8, 3), torch.randn(8), [0.1], fn)
-        >>> p["weight"].requires_grad
-        False
-    """
-    with torch.no_grad():
-        out = inner_loop(model, {n: p.detach() for n, p in params.items()}, x, y, loss_fn, lrs)
-    return {n: v.detach() for n, v in out.items()}
 
 
 class Learner:
@@ -263,6 +194,29 @@ class Learner:
     def _default_adapt_lrs(self, steps: int) -> list[float | list[float]]:
         raise NotImplementedError
 
+    def _adapt_scope(self) -> tuple[str, float]:
+        """``(scope, proximal)`` of adaptation; the base class adapts every parameter, no proximal term."""
+        return "all", 0.0
+
+    def adapt_settings(self) -> tuple[list[str] | None, float]:
+        """``(adapt_names, proximal)`` that :meth:`adapt` / :meth:`adapt_batch` pass to the inner loop.
+
+        ``adapt_names`` is None when every parameter adapts (scope ``"all"``).
+
+        Example:
+            >>> from maml_strategy.maml import MAML, MAMLConfig
+            >>> from maml_strategy.model import HierarchicalTimeframeNet
+            >>> MAML(HierarchicalTimeframeNet(2, 3, 1, 8), MAMLConfig(adapt_scope="bias")).adapt_settings()
+            (['head_out.bias'], 0.0)
+        """
+        scope, proximal = self._adapt_scope()
+        cached = getattr(self, "_settings_cache", None)
+        if cached is None or cached[0] != (scope, proximal):
+            names = None if scope == "all" else scope_names(self.model, scope)
+            cached = ((scope, proximal), (names, float(proximal)))
+            self._settings_cache = cached
+        return cached[1]
+
     def adapt(
         self,
         support_x: Tensor | np.ndarray,
@@ -273,7 +227,9 @@ class Learner:
         """SGD on the support set from the stored parameters; returns new parameters.
 
         The stored parameters are never modified. Pass the result to
-        :meth:`predict` / :meth:`support_loss`.
+        :meth:`predict` / :meth:`support_loss`. Only the parameters of the
+        adaptation scope change (:meth:`adapt_settings`; the others are the
+        stored tensors), with the proximal term when the config sets one.
 
         Args:
             support_x: ``[K, D]`` scaled features.
@@ -285,7 +241,9 @@ class Learner:
             Parameter dict for ``torch.func.functional_call``.
         """
         xt, yt = self._xy(support_x, support_y)
-        return sgd_adapt(self.model, self.parameters_dict(), xt, yt, self._step_lrs(steps, lr), self.loss_fn)
+        names, proximal = self.adapt_settings()
+        return sgd_adapt(self.model, self.parameters_dict(), xt, yt, self._step_lrs(steps, lr), self.loss_fn,
+                         adapt_names=names, proximal=proximal)
 
     def _step_lrs(self, steps: int | None, lr: float | None) -> list[Any]:
         steps = self._default_adapt_steps() if steps is None else steps
@@ -300,7 +258,8 @@ class Learner:
         """:meth:`adapt` on ``N`` support sets at once (``torch.func.vmap`` of the same inner loop).
 
         Task ``n`` gets the parameters that ``adapt(support_x[n], support_y[n])`` returns
-        (equal up to float rounding); the result holds them stacked, ``[N, ...]`` per tensor.
+        (equal up to float rounding); the result holds them stacked, ``[N, ...]`` per tensor
+        (parameters outside the adaptation scope as expanded views of the stored ones).
 
         Args:
             support_x: ``[N, K, D]`` scaled features.
@@ -314,8 +273,10 @@ class Learner:
         xt, yt = self._xy(support_x.reshape(-1, support_x.shape[-1]), support_y.reshape(-1))
         xt, yt = xt.reshape(support_x.shape), yt.reshape(support_y.shape)
         lrs, base = self._step_lrs(steps, lr), self.parameters_dict()
+        names, proximal = self.adapt_settings()
         with torch.no_grad():
-            return vmap(lambda sx, sy: inner_loop(self.model, base, sx, sy, self.loss_fn, lrs))(xt, yt)
+            return vmap(lambda sx, sy: inner_loop(self.model, base, sx, sy, self.loss_fn, lrs,
+                                                  adapt_names=names, proximal=proximal))(xt, yt)
 
     def task_losses(self, x: Tensor, y: Tensor, stacked: dict[str, Tensor] | None = None) -> Tensor:
         """Loss per task, ``[N]``, of ``x [N, K, D]`` / ``y [N, K]`` with stored or stacked per-task parameters."""

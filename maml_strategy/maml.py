@@ -7,6 +7,12 @@ adapted parameters) is differentiated through the inner loop
 (second-order by default; ``first_order=True`` detaches the inner gradients,
 i.e. FOMAML). Optional Meta-SGD/MAML++-style learned per-step,
 per-parameter-tensor inner learning rates (``learn_inner_lr=True``).
+``adapt_scope`` restricts the inner loop to the output layer (ANIL, ``"head"``)
+or its bias (``"bias"``), and ``proximal`` adds an iMAML-style penalty
+``proximal / 2 * ||theta - theta_meta||^2`` to the inner loss; both apply to
+meta-training and to :meth:`~maml_strategy.learner.Learner.adapt` /
+``adapt_batch`` alike (:mod:`maml_strategy.inner`), and the config, saved in the
+model file, makes a loaded model adapt as it was meta-trained.
 
 Example:
     >>> import torch
@@ -83,7 +89,9 @@ class MAML(Learner):
             step_lrs: list[Any] = [self.config.inner_lr] * steps
         else:
             step_lrs = [lrs[min(k, lrs.shape[0] - 1)] for k in range(steps)]
-        return inner_loop(self.model, params, sx, sy, self.loss_fn, step_lrs, first_order=first_order)
+        names, proximal = self.adapt_settings()
+        return inner_loop(self.model, params, sx, sy, self.loss_fn, step_lrs, first_order=first_order,
+                          adapt_names=names, proximal=proximal)
 
     def _task_query_loss(self, params: dict[str, Tensor], lrs: Tensor | None, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor, steps: int, first_order: bool) -> Tensor:
         adapted = self._adapted(params, lrs, sx, sy, steps, first_order)
@@ -230,6 +238,9 @@ class MAML(Learner):
     # ------------------------------------------------------------ adaptation
     def _default_adapt_steps(self) -> int:
         return self.config.inner_steps
+
+    def _adapt_scope(self) -> tuple[str, float]:
+        return self.config.adapt_scope, self.config.proximal
 
     def _default_adapt_lrs(self, steps: int) -> list[float | list[float]]:
         if self.inner_lrs is None:

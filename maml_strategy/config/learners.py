@@ -14,16 +14,22 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal, get_args
 
 from maml_strategy.config.base import ConfigBase, require
 
-__all__ = ["LOSSES", "LossName", "MAMLConfig", "StaticConfig"]
+__all__ = ["ADAPT_SCOPES", "AdaptScope", "LOSSES", "LossName", "MAMLConfig", "StaticConfig"]
 
 #: Loss names the learners understand.
 LossName = Literal["mse", "huber"]
 LOSSES: tuple[str, ...] = get_args(LossName)
+
+#: Which parameters the inner loop (meta-training and adaptation alike) updates:
+#: "all"; "head" (ANIL: the output layer head_out, weight and bias); "bias" (head_out.bias only).
+AdaptScope = Literal["all", "head", "bias"]
+ADAPT_SCOPES: tuple[str, ...] = get_args(AdaptScope)
 
 
 @dataclass
@@ -54,6 +60,8 @@ class MAMLConfig(ConfigBase):
     min_delta: float = 0.0  # improvement in val loss that resets patience
     learn_inner_lr: bool = False  # Meta-SGD/MAML++: learn one lr per inner step and parameter tensor
     weight_decay: float = 0.0  # Adam weight decay on the meta-parameters
+    adapt_scope: AdaptScope = "all"  # parameters the inner loop updates, in meta-training and adapt() alike: "all"; "head" = ANIL, only the output layer (head_out.weight, head_out.bias); "bias" = only head_out.bias (level recalibration)
+    proximal: float = 0.0  # iMAML-style proximal weight lambda: inner loss + lambda/2 * ||theta - theta_meta||^2 (meta-training and adapt() alike); 0 = off
     num_threads: int | None = 1  # torch threads. 1: a quiet 2-core machine trains ~15 % faster with 2, but any parallel work (walk-forward workers, a second process) makes 2 threads several times slower (bench_maml.py, bench_engine.py); None = leave as is
 
     def _validate(self) -> None:
@@ -67,6 +75,8 @@ class MAMLConfig(ConfigBase):
         require(self.patience is None or self.patience >= 1, f"patience must be an int >= 1 or None, got {self.patience!r}")
         require(self.min_delta >= 0, f"min_delta must be >= 0, got {self.min_delta!r}")
         require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        require(math.isfinite(self.proximal) and self.proximal >= 0,
+                f"proximal must be a finite float >= 0 (0 = off, e.g. 1.0), got {self.proximal!r}")
         require(self.num_threads is None or self.num_threads >= 1, f"num_threads must be an int >= 1 or None, got {self.num_threads!r}")
 
 
