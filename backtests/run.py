@@ -69,6 +69,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         from maml_strategy.backtest.periods import custom_period
 
         args.period_obj = custom_period(*custom, name=args.period or "custom")
+    from maml_strategy.config import load_config  # torch-free: a bad config is rejected before torch loads
+
+    args.cfg = load_config(args.config)
     return args
 
 
@@ -89,11 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         run_experiment,
         write_outputs,
     )
-    from maml_strategy.config import load_config
     from maml_strategy.data import DataWarning, load_ohlcv, load_universe
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    cfg = load_config(args.config)
+    cfg = args.cfg
     adjust = "total" if args.price_basis == "total" else "none"
     say(f"data: {args.symbol.upper()} up to {period.test_end.date()} ({args.price_basis} price basis)")
     with warnings.catch_warnings():

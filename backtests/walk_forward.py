@@ -57,6 +57,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         error(f"must be >= 3 (2 validation years + at least 1 training year), got {a.train_years}", flag="--train-years")
     if a.executor == "local" and (a.workers or a.ray_address):
         error("--workers and --ray-address need --executor ray", flag="--executor")
+    # config and symbols are checked here, before torch loads (both modules are torch-free)
+    from maml_strategy.config import load_config
+    from maml_strategy.data.universe import resolve_universe
+
+    a.cfg = load_config(a.config)
+    a.test_uni = resolve_universe(a.universe)
+    if a.symbols:
+        a.test_uni = a.test_uni.subset(a.symbols.split(","), flag="--symbols")
+    a.train_uni = resolve_universe(a.train_universe) if a.train_universe else a.test_uni
     return a
 
 
@@ -83,17 +92,12 @@ def _run(args: argparse.Namespace, say, t0: float) -> int:  # noqa: ANN001
     from maml_strategy.backtest.executors import check_ray_address, make_executor
     from maml_strategy.backtest.walkforward import WalkForwardPlan, run_walk_forward
     from maml_strategy.backtest.wf_report import aggregate, comparisons, format_walk_forward, plot_heatmap, skill_table
-    from maml_strategy.config import load_config
-    from maml_strategy.data import DataWarning, load_universe, resolve_universe
+    from maml_strategy.data import DataWarning, load_universe
 
     if args.ray_address:
         check_ray_address(args.ray_address)
-    cfg = load_config(args.config)
+    cfg, test_uni, train_uni = args.cfg, args.test_uni, args.train_uni
     adjust = "total" if args.price_basis == "total" else "none"
-    test_uni = resolve_universe(args.universe)
-    if args.symbols:
-        test_uni = test_uni.subset(args.symbols.split(","))
-    train_uni = resolve_universe(args.train_universe) if args.train_universe else test_uni
     say(f"data: checking {len(set(test_uni.symbols) | set(train_uni.symbols))} symbol(s) up to {args.last}-12-31 "
         f"({args.price_basis} price basis)")
     with warnings.catch_warnings(record=True) as caught:

@@ -105,7 +105,7 @@ def test_empty_directory_and_bad_yaml(tmp_path: Path) -> None:
 def test_subset_names_unknown_symbols(uni_dir: Path) -> None:
     uni = resolve_universe(uni_dir)
     assert uni.subset(["bbb"]).symbols == ("BBB",)
-    with pytest.raises(DataError, match="NOPE.*not in the universe"):
+    with pytest.raises(DataError, match="not in the universe .*: NOPE"):
         uni.subset(["AAA", "NOPE"])
 
 
@@ -115,3 +115,10 @@ def test_shared_universe_symbol_found_by_search_order() -> None:
         warnings.simplefilter("ignore", DataWarning)
         df = load_ohlcv("QQQ", "2020-01-01", "2020-12-31", adjust="total")
     assert len(df) == 253
+
+
+def test_name_list_caps_at_ten() -> None:
+    from maml_strategy.data.universe import name_list
+
+    assert name_list(["A", "B"]) == "A, B"
+    assert name_list([f"S{i}" for i in range(12)]).endswith("S9 and 2 more")

@@ -32,7 +32,7 @@ from maml_strategy.data.sources import load_ohlcv
 from maml_strategy.data.validate import DataWarning
 from maml_strategy.errors import DataError
 
-__all__ = ["UniverseSpec", "resolve_universe", "load_universe", "universe_fingerprint"]
+__all__ = ["UniverseSpec", "name_list", "resolve_universe", "load_universe", "universe_fingerprint"]
 
 _SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-^=_]{0,19}$")
 
@@ -49,21 +49,55 @@ class UniverseSpec:
         """The CSV path of ``symbol`` (None = search order)."""
         return self.paths[self.symbols.index(symbol)]
 
-    def subset(self, symbols: Sequence[str]) -> UniverseSpec:
+    def subset(self, symbols: Sequence[str], *, flag: str = "--symbols") -> UniverseSpec:
         """The same universe restricted to ``symbols`` (each must be in it).
 
+        Args:
+            symbols: the symbols to keep (any case; blanks ignored).
+            flag: the command-line option that gave them, named in the error.
+
         Raises:
-            DataError: a symbol is not in the universe (all such symbols are named).
+            DataError: symbols not in the universe: every one is named (the first
+                10 and "and N more" beyond that), with where the available ones are listed.
+
+        Example:
+            >>> resolve_universe("SPY,QQQ,IWM").subset(["qqq"]).symbols
+            ('QQQ',)
         """
         want = [s.strip().upper() for s in symbols if s.strip()]
         missing = [s for s in want if s not in self.symbols]
         if missing:
             raise DataError(
-                f"symbol(s) {', '.join(missing)} not in the universe {self.source!r} "
-                f"({len(self.symbols)} symbols: {', '.join(self.symbols[:8])}{' ...' if len(self.symbols) > 8 else ''}); "
-                "fix --symbols or add their CSVs to the universe"
+                f"{flag}: {len(missing)} symbol(s) not in the universe {self.source!r}: {name_list(missing)}; "
+                f"{self.listing_hint()}; fix {flag} or add their CSVs to the universe"
             )
         return UniverseSpec(self.source, tuple(want), tuple(self.path_of(s) for s in want))
+
+    def listing_hint(self) -> str:
+        """Where the universe's symbols are listed, for error messages.
+
+        Example:
+            >>> resolve_universe("SPY,QQQ").listing_hint()
+            "its 2 symbols are the comma list 'SPY,QQQ'"
+        """
+        p = Path(self.source).expanduser()
+        n = len(self.symbols)
+        if p.is_dir():
+            return f"its {n} symbols are the <SYMBOL>.csv files in {p} (ls {p})"
+        if p.suffix.lower() in (".yaml", ".yml"):
+            return f"its {n} symbols are listed under 'symbols:' in {p}"
+        return f"its {n} symbols are the comma list {self.source!r}"
+
+
+def name_list(names: Sequence[str], limit: int = 10) -> str:
+    """``"A, B, C"``, or the first ``limit`` names and ``"and N more"``.
+
+    Example:
+        >>> name_list([f"S{i}" for i in range(12)])
+        'S0, S1, S2, S3, S4, S5, S6, S7, S8, S9 and 2 more'
+    """
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
 def _check_symbols(symbols: Sequence[Any], where: str) -> list[str]:
@@ -165,8 +199,9 @@ def load_universe(
             failed.append(f"{sym} ({reason[:300]}{'...' if len(reason) > 300 else ''})")
     if failed and (not skip_bad or not frames):
         hint = "" if skip_bad else "; fix or remove them, or pass --skip-bad-symbols to continue without them"
-        raise DataError(f"{len(failed)} of {len(uni.symbols)} symbol(s) in {uni.source!r} failed to load: "
-                        + "; ".join(failed) + hint)
+        shown = "; ".join(failed[:10]) + (f"; and {len(failed) - 10} more" if len(failed) > 10 else "")
+        raise DataError(f"{len(failed)} of {len(uni.symbols)} symbol(s) in {uni.source!r} failed to load "
+                        f"({name_list([f.split(' ', 1)[0] for f in failed])}): " + shown + hint)
     if failed:
         warnings.warn(f"skipping {len(failed)} symbol(s) that failed to load: " + "; ".join(failed),
                       DataWarning, stacklevel=2)
