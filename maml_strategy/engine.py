@@ -32,10 +32,12 @@ from maml_strategy.config import FeatureConfig, TradingConfig
 from maml_strategy.errors import ConfigError
 from maml_strategy.features import MultiTimeframeExtractor
 from maml_strategy.features.scaler import FeatureScaler
+from maml_strategy.positions import PositionMapper, exposure_from_prediction
 from maml_strategy.precompute import AdaptationPlanner, Precomputed
 from maml_strategy.regime import Regime, RegimeConfig, RegimeDetector
 
-__all__ = ["SupportsAdapt", "Decision", "AdaptationRecord", "Precomputed", "SignalEngine", "exposure_from_prediction"]
+__all__ = ["SupportsAdapt", "Decision", "AdaptationRecord", "Precomputed", "SignalEngine", "exposure_from_prediction",
+           "PositionMapper"]
 
 
 class SupportsAdapt(Protocol):
@@ -84,27 +86,6 @@ class Decision:
     adaptation: AdaptationRecord | None  # set when this bar adapted the model
 
 
-def exposure_from_prediction(pred: float, trading: TradingConfig, signal_scale: float) -> float:
-    """Map a prediction to a target exposure in ``[-max, max]`` (``[0, max]`` long-only).
-
-    ``position_mode="sign"``: ``+max_exposure`` when ``pred > min_signal``, ``-max_exposure``
-    when ``pred < -min_signal`` and shorting is allowed, else 0.
-    ``position_mode="linear"``: ``clip(pred / signal_scale, lo, max_exposure)``.
-
-    Example:
-        >>> exposure_from_prediction(0.5, TradingConfig(max_exposure=1.0), signal_scale=1.0)
-        1.0
-        >>> exposure_from_prediction(-0.5, TradingConfig(), signal_scale=1.0)
-        0.0
-    """
-    if not math.isfinite(pred) or abs(pred) <= trading.min_signal:
-        return 0.0
-    lo = -trading.max_exposure if trading.allow_short else 0.0
-    if trading.position_mode == "sign":
-        return float(trading.max_exposure if pred > 0 else lo)
-    return float(min(max(pred / signal_scale, lo), trading.max_exposure))
-
-
 #: rows predicted at once on the precomputed path (one matrix product instead of one per bar)
 PREDICT_CHUNK = 256
 
@@ -142,7 +123,8 @@ class SignalEngine:
         adapt: adapt on confirmed transitions (MAML / naive fine-tuning) or never (static).
         regime: detector settings.
         features: feature/label settings (must match the model's training).
-        trading: exposure mapping and adaptation settings.
+        trading: exposure mapping (``position_mode``, applied by ``self.positions``, a
+            :class:`~maml_strategy.positions.PositionMapper`) and adaptation settings.
         support_size: K, samples in the support window.
         signal_scale: prediction units per unit of exposure in ``position_mode="linear"``
             (nothing calibrates it: set it, e.g. to the spread of validation-year
@@ -188,6 +170,7 @@ class SignalEngine:
         self._rows: deque[np.ndarray | None] = deque(maxlen=self.support_size + h + 1)
         self.params: dict[str, torch.Tensor] | None = None  # None = the learner's own parameters
         self.adaptations: list[AdaptationRecord] = []
+        self.positions = PositionMapper(self.trading, self.signal_scale)  # trading.position_mode, stateful
         self.precomputed = precomputed
         self._pre_next = 0
         self._planner: AdaptationPlanner | None = None  # batched adaptations (precomputed with labels)
@@ -352,7 +335,8 @@ class SignalEngine:
             else:
                 with torch.no_grad():
                     pred = float(self.learner.predict(torch.from_numpy(scaled[None, :]), self.params)[0])
-            target = exposure_from_prediction(pred, self.trading, self.signal_scale)
+        if self.learner is not None:  # every bar, so the mapper's trailing closes have no gaps (NaN pred -> 0)
+            target = self.positions.update(pred, close)
             if regime is not None and regime.value in self.trading.flat_regimes:
                 target = 0.0
         return Decision(ts, regime, transition, pred, target, record)
