@@ -166,7 +166,7 @@ def fault_kill(c: Chaos, n: int) -> None:
 
 def _entry_files(cache: Path) -> dict[str, list[Path]]:
     return {"training": sorted(p for p in cache.glob("*/*") if p.parent.name not in ("features", "wf")
-                               and not p.parent.name.startswith(".") and p.name != "manifest.json"),
+                               and not p.parent.name.startswith(".")),
             "features": sorted(p for p in (cache / "features").glob("*/*.npy")),
             "backtest": sorted((cache / "wf").glob("*.json"))}
 
