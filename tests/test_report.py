@@ -89,3 +89,19 @@ def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
         plot_report(pd.DataFrame({"a": [1.0, 2.0]}), pd.Series(dtype=object), tmp_path / "x.png")
     with pytest.raises(DataError, match="empty"):
         plot_monthly_heatmap({}, tmp_path / "y.png")
+
+
+def test_report_legends_sit_outside_the_axes_but_inside_the_figure(equity, regimes) -> None:
+    fig = report_figure(equity, regimes, "demo", start_value=100_000)
+    try:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        for ax in fig.axes[:2]:
+            legend = ax.get_legend()
+            if legend is None:
+                continue
+            box = legend.get_window_extent(renderer)
+            assert box.x0 > ax.get_window_extent(renderer).x1  # never over the data
+            assert box.x1 <= fig.bbox.x1 + 1  # and not cut off
+    finally:
+        plt.close(fig)

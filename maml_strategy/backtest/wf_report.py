@@ -136,8 +136,71 @@ def format_walk_forward(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+_HEATMAP_DPI = 110
+_HEATMAP_MIN_WIDTH_PX = 800
+
+
+def _fit_suptitle(fig: Any, text: str, fontsize: float = 10.0) -> Any:
+    """Set ``text`` as the figure title, wrapped on words until it fits inside the figure's width."""
+    import textwrap
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    limit = 0.96 * fig.bbox.width
+    width = len(text)
+    while True:
+        title = fig.suptitle(textwrap.fill(text, width), fontsize=fontsize)
+        if title.get_window_extent(renderer).width <= limit or width <= 20:
+            return title
+        width = int(width * 0.85)
+
+
+def _heatmap_figure(diff: pd.DataFrame, title: str) -> Any:
+    """The figure of :func:`plot_heatmap`, sized from the grid: 0.55 in per year, 0.17 in per symbol.
+
+    At least 800 px wide at the saved dpi; tick labels keep a fixed legible size
+    (years 8 pt, symbols 7 pt) because the cells grow with the labels, not the reverse.
+    """
+    import matplotlib.pyplot as plt
+
+    n_sym, n_year = diff.shape
+    width = max(_HEATMAP_MIN_WIDTH_PX / _HEATMAP_DPI + 0.1, 2.6 + 0.55 * n_year)
+    height = max(3.2, 1.9 + 0.17 * n_sym)
+    fig, ax = plt.subplots(figsize=(width, height), layout="constrained")
+    values = diff.to_numpy(dtype=float)
+    finite = np.abs(values[np.isfinite(values)])
+    lim = float(np.percentile(finite, 95)) if finite.size else 1.0
+    im = ax.imshow(values, aspect="auto", cmap="RdBu", vmin=-(lim or 1.0), vmax=lim or 1.0, interpolation="nearest")
+    ax.set_xticks(range(n_year), [str(c) for c in diff.columns], fontsize=8, rotation=90 if n_year > 24 else 0)
+    ax.set_yticks(range(n_sym), [str(i) for i in diff.index], fontsize=7)
+    ax.set_xlabel("test year", fontsize=9)
+    ax.set_ylabel("symbol", fontsize=9)
+    fig.colorbar(im, ax=ax, label="percentage points", shrink=min(0.8, 0.45 + 0.05 * n_sym),
+                 aspect=max(12.0, min(40.0, 0.45 * n_sym)))
+    _fit_suptitle(fig, title)
+    return fig
+
+
 def plot_heatmap(rows: pd.DataFrame, path: str | Path, learner: str = "maml") -> Path | None:
-    """Heat map of symbols x years: ``learner``'s return minus the best no-net control's return in that cell."""
+    """Heat map of symbols x years: ``learner``'s return minus the best no-net control's return in that cell.
+
+    The figure is sized from the number of symbols and years (1 x 1 up to 89 x 16
+    and beyond): at least 800 px wide, the title wrapped to fit, labels at a fixed size.
+
+    Args:
+        rows: one row per (symbol, year, strategy) with ``total_return`` (the walk-forward's results).
+        path: where the PNG goes.
+        learner: the strategy compared with the controls.
+
+    Returns:
+        ``path``, or None when ``rows`` lack ``learner`` or every no-net control.
+
+    Example:
+        >>> rows = pd.DataFrame({"symbol": "SPY", "year": 2008, "strategy": ["maml", "sma200"],
+        ...                      "total_return": [-0.1, -0.04]})
+        >>> plot_heatmap(rows, "heatmap.png")  # doctest: +SKIP
+        PosixPath('heatmap.png')
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -148,16 +211,12 @@ def plot_heatmap(rows: pd.DataFrame, path: str | Path, learner: str = "maml") ->
     if learner not in cell.columns or not controls:
         return None
     diff = (cell[learner] - cell[controls].max(axis=1)).unstack("year") * 100.0
-    fig, ax = plt.subplots(figsize=(1.2 + 0.45 * diff.shape[1], 1.0 + 0.18 * diff.shape[0]))
-    lim = float(np.nanpercentile(np.abs(diff.to_numpy()), 95)) or 1.0
-    im = ax.imshow(diff.to_numpy(), aspect="auto", cmap="RdBu", vmin=-lim, vmax=lim, interpolation="nearest")
-    ax.set_xticks(range(diff.shape[1]), [str(c) for c in diff.columns], rotation=90, fontsize=7)
-    ax.set_yticks(range(diff.shape[0]), list(diff.index), fontsize=6)
-    ax.set_title(f"{learner} return minus the best no-net control ({', '.join(controls)}), percentage points",
-                 fontsize=8)
-    fig.colorbar(im, ax=ax, label="pp")
-    fig.tight_layout()
+    title = f"{learner} return minus the best no-net control ({', '.join(controls)}) per symbol and test year, " \
+            "percentage points (blue: {learner} better)".replace("{learner}", learner)
+    fig = _heatmap_figure(diff, title)
     out = Path(path)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    try:
+        fig.savefig(out, dpi=_HEATMAP_DPI)
+    finally:
+        plt.close(fig)
     return out
