@@ -91,7 +91,7 @@ def _run(args: argparse.Namespace, say, t0: float) -> int:  # noqa: ANN001
     from maml_strategy.atomic import atomic_path, atomic_write, output_errors
     from maml_strategy.backtest.executors import check_ray_address, make_executor
     from maml_strategy.backtest.walkforward import WalkForwardPlan, run_walk_forward
-    from maml_strategy.backtest.wf_report import aggregate, comparisons, format_walk_forward, plot_heatmap, skill_table
+    from maml_strategy.backtest.wf_report import aggregate, comparisons, format_walk_forward, full_skill, plot_heatmap
     from maml_strategy.data import DataWarning, load_universe
 
     if args.ray_address:
@@ -130,7 +130,8 @@ def _run(args: argparse.Namespace, say, t0: float) -> int:  # noqa: ANN001
         "years": plan.years, "train_years": args.train_years, "seeds": plan.seeds, "executor": args.executor,
         "workers": args.workers, "seconds": None, "tasks": res["tasks"],
         "survivorship_note": "stocks in the shared universe are 2024 S&P 500 members: buy-and-hold is flattered",
-        "aggregate": aggregate(rows), "comparisons": comparisons(rows), "skill": skill_table(skill),
+        "aggregate": aggregate(rows), "comparisons": comparisons(rows),
+        "skill": full_skill(skill, rows, res.get("panels", []), cfg.features.horizon),
         "training": res["training"], "skipped": res["skipped"], "results": res["rows"],
     }
     summary["seconds"] = round(time.perf_counter() - t0, 1)

@@ -30,7 +30,9 @@ import pandas as pd
 from maml_strategy.config import StrategyConfig, TradingConfig, load_config
 from maml_strategy.engine import AdaptationRecord, Decision, SignalEngine
 from maml_strategy.errors import ConfigError, ModelError
+from maml_strategy.engine import exposure_from_prediction
 from maml_strategy.features import MultiTimeframeExtractor
+from maml_strategy.features.factors import FACTORS, factor_history, factor_signal
 from maml_strategy.learners import load_learner
 from maml_strategy.regime import Regime, RegimeDetector
 
@@ -43,6 +45,10 @@ __all__ = [
     "RegimeRuleStrategy",
     "SMA200Strategy",
     "ExposureMatchedStrategy",
+    "MAMLUnadaptedStrategy",
+    "FactorStrategy",
+    "ReversalStrategy",
+    "MomentumStrategy",
     "DEFAULT_LONG_REGIMES",
     "load_learner",
     "STRATEGIES",
@@ -77,6 +83,7 @@ class _EngineStrategy(bt.Strategy):
         ("precomputed", None),  # engine.Precomputed: look features/regimes up by date (backtests) instead of streaming
     )
     needs_model: ClassVar[bool] = True  # learned strategies need model= or model_path=
+    short_history_ok: ClassVar[bool] = False  # True: may start with less than warmup_bars of history
     adapts: ClassVar[bool] = True  # adapts on confirmed transitions (its state depends on the last one)
 
     def __init__(self) -> None:
@@ -113,7 +120,7 @@ class _EngineStrategy(bt.Strategy):
         self._last_active_date: pd.Timestamp | None = None
 
     @classmethod
-    def warmup_bars(cls, cfg: StrategyConfig, precomputed: bool) -> int:
+    def warmup_bars(cls, cfg: StrategyConfig, precomputed: bool, **params: Any) -> int:
         """Bars of history this strategy needs before its first decision.
 
         Streaming: the regime detector's warm-up or the feature window, whichever is
@@ -192,6 +199,30 @@ class MAMLRegimeStrategy(_EngineStrategy):
     Example:
         >>> cerebro.addstrategy(MAMLRegimeStrategy, model_path="maml.pt", allow_short=False)  # doctest: +SKIP
     """
+
+
+class MAMLUnadaptedStrategy(_EngineStrategy):
+    """Ablation: the meta-learned model traded with its meta-parameters, never adapted.
+
+    MAML minus this strategy is the adaptation's gain (``skill.maml.adaptation_gain``).
+
+    Params (``python -m maml_strategy params MAMLUnadaptedStrategy`` prints them as a table):
+        model (None): a loaded model (``load_learner(path)``); takes precedence over ``model_path``.
+        model_path (None): path of a saved model file (``backtests/run.py`` writes ``maml.pt``).
+        config (None): a StrategyConfig, a YAML path (``strategies/maml_regime.yaml``) or None = defaults.
+        allow_short (None): allow short targets; None = ``config.trading.allow_short`` (False, long-only).
+        max_exposure (None): target fraction of the portfolio when long; None = ``config.trading.max_exposure``.
+        readapt_every (None): also re-adapt every N bars inside a regime; None = config (0 = transitions only).
+        signal_scale (None): ``position_mode: linear`` only, prediction units per unit of exposure; None = config.
+        adapt_steps (None): SGD steps per adaptation; None = ``config.trading.adapt_steps`` or the model's.
+        adapt_lr (None): adaptation learning rate; None = ``config.trading.adapt_lr`` or the model's.
+        trade_start (None): first date with orders; earlier bars only warm up regimes and features.
+        adapt (False): never adapt (True = adapt on transitions, i.e. naive fine-tuning).
+        precomputed (None): an ``engine.Precomputed`` to look features and regimes up by date (backtests).
+    """
+
+    params = (("adapt", False),)
+    adapts = False
 
 
 class StaticModelStrategy(_EngineStrategy):
@@ -323,6 +354,92 @@ class RegimeRuleStrategy(_ControlStrategy):
         return self.trading.max_exposure if dec.regime is not None and dec.regime.value in self.long_regimes else 0.0
 
 
+class FactorStrategy(_ControlStrategy):
+    """Control with no net: trade a known factor through the learned models' exposure mapping.
+
+    The factor (``reversal`` or ``momentum``, :mod:`maml_strategy.features.factors`) is
+    computed on the closes seen so far, so it is causal by construction; its value is
+    recorded as the bar's ``prediction`` and mapped to a target exactly as a model's
+    prediction is (``trading.position_mode``). Flat until the factor has enough history.
+
+    Params (``python -m maml_strategy params FactorStrategy`` prints them as a table):
+        config (None): a StrategyConfig, a YAML path or None = defaults (regime detector, trading costs).
+        max_exposure (None): target fraction of the portfolio when long; None = ``config.trading.max_exposure``.
+        trade_start (None): first date with orders; earlier bars only warm up.
+        precomputed (None): an ``engine.Precomputed`` to look regimes up by date (backtests).
+        model, model_path, allow_short, readapt_every, signal_scale, adapt_steps, adapt_lr (None): ignored (no net).
+        adapt (False): ignored (no net).
+        factor ('reversal'): which factor, ``reversal`` or ``momentum``.
+
+    Example:
+        >>> cerebro.addstrategy(FactorStrategy, factor="momentum")  # doctest: +SKIP
+    """
+
+    params = (("factor", "reversal"),)
+    short_history_ok: ClassVar[bool] = True  # flat while the factor lacks history: a shorter warm-up is allowed
+
+    @classmethod
+    def warmup_bars(cls, cfg: StrategyConfig, precomputed: bool, **params: Any) -> int:
+        """The engine's warm-up, or the factor's history (253 bars for momentum), whichever is longer."""
+        factor = params.get("factor", cls.params.factor)
+        need = factor_history(factor, cfg.features.horizon, cfg.features.vol_window)
+        return max(super().warmup_bars(cfg, precomputed), need)
+
+    def __init__(self) -> None:
+        super().__init__()
+        if self.p.factor not in FACTORS:
+            raise ConfigError(f"factor must be one of {', '.join(FACTORS)}, got {self.p.factor!r}")
+        f = self.cfg.features
+        self._need = factor_history(self.p.factor, f.horizon, f.vol_window)
+
+    def _target_for(self, dec: Decision) -> float:  # unused: _decide sets prediction and target together
+        return dec.target
+
+    def _decide(self) -> Decision:
+        dec = _EngineStrategy._decide(self)
+        d = self.datas[0]
+        n = min(len(d), self._need)
+        closes = d.close.get(size=n)
+        pred = float("nan")
+        if len(closes) >= self._need:
+            f = self.cfg.features
+            pred = float(factor_signal(self.p.factor, closes, f.horizon, f.vol_window)[-1])
+        target = exposure_from_prediction(pred, self.trading, self.trading.signal_scale)
+        return dataclasses.replace(dec, prediction=pred, target=target)
+
+
+class ReversalStrategy(FactorStrategy):
+    """Control with no net: short-term reversal, ``-(h-day return) / (volatility * sqrt(h))``.
+
+    Params (``python -m maml_strategy params ReversalStrategy`` prints them as a table):
+        config (None): a StrategyConfig, a YAML path or None = defaults (regime detector, trading costs).
+        max_exposure (None): target fraction of the portfolio when long; None = ``config.trading.max_exposure``.
+        trade_start (None): first date with orders; earlier bars only warm up.
+        precomputed (None): an ``engine.Precomputed`` to look regimes up by date (backtests).
+        model, model_path, allow_short, readapt_every, signal_scale, adapt_steps, adapt_lr (None): ignored (no net).
+        adapt (False): ignored (no net).
+        factor ('reversal'): the factor traded (reversal).
+    """
+
+    params = (("factor", "reversal"),)
+
+
+class MomentumStrategy(FactorStrategy):
+    """Control with no net: 12-month return skipping the last month.
+
+    Params (``python -m maml_strategy params MomentumStrategy`` prints them as a table):
+        config (None): a StrategyConfig, a YAML path or None = defaults (regime detector, trading costs).
+        max_exposure (None): target fraction of the portfolio when long; None = ``config.trading.max_exposure``.
+        trade_start (None): first date with orders; earlier bars only warm up.
+        precomputed (None): an ``engine.Precomputed`` to look regimes up by date (backtests).
+        model, model_path, allow_short, readapt_every, signal_scale, adapt_steps, adapt_lr (None): ignored (no net).
+        adapt (False): ignored (no net).
+        factor ('momentum'): the factor traded (momentum).
+    """
+
+    params = (("factor", "momentum"),)
+
+
 class SMA200Strategy(_ControlStrategy):
     """Control with no net: long ``max_exposure`` while the close is above its ``period``-bar SMA, else flat.
 
@@ -343,8 +460,10 @@ class SMA200Strategy(_ControlStrategy):
         self.sma = bt.indicators.SimpleMovingAverage(self.datas[0].close, period=int(self.p.period))
 
     @classmethod
-    def warmup_bars(cls, cfg: StrategyConfig, precomputed: bool) -> int:
-        return max(super().warmup_bars(cfg, precomputed), 200 + 1)
+    def warmup_bars(cls, cfg: StrategyConfig, precomputed: bool, **params: Any) -> int:
+        """The support warm-up, or ``period + 1`` bars for the SMA, whichever is longer."""
+        period = int(params.get("period", cls.params.period))
+        return max(super().warmup_bars(cfg, precomputed), period + 1)
 
     def _target_for(self, dec: Decision) -> float:
         return self.trading.max_exposure if self.datas[0].close[0] > self.sma[0] else 0.0
@@ -383,9 +502,12 @@ class ExposureMatchedStrategy(_ControlStrategy):
 
 STRATEGIES: dict[str, type[_EngineStrategy]] = {
     "maml": MAMLRegimeStrategy,
+    "maml_unadapted": MAMLUnadaptedStrategy,
     "static": StaticModelStrategy,
     "naive_finetune": NaiveFinetuneStrategy,
     "gbdt": GBDTStrategy,
+    "reversal": ReversalStrategy,
+    "momentum": MomentumStrategy,
     "regime_rule": RegimeRuleStrategy,
     "sma200": SMA200Strategy,
     "exposure_matched": ExposureMatchedStrategy,

@@ -317,3 +317,18 @@ def test_no_lookahead_in_precomputed_decisions(df, cfg, models, kind) -> None:
     cols = ["regime", "transition", "prediction", "target", "adapted"]
     pd.testing.assert_frame_equal(a.decisions.loc[:upto, cols], b.decisions.loc[:upto, cols])
     assert not a.decisions.loc[upto:, "prediction"].equals(b.decisions.loc[upto:, "prediction"])
+
+
+@pytest.mark.parametrize("kind", ["reversal", "momentum"])
+def test_no_lookahead_in_factor_controls(df, cfg, kind) -> None:
+    """The factor controls decide nothing differently before a date when prices after it change,
+    and do change later decisions (so the check can fail)."""
+    cut = "2008-06-30"
+    a = run_backtest(df, kind, cfg, PERIOD.test_start, PERIOD.test_end)
+    b = run_backtest(_perturb_after(df, cut), kind, cfg, PERIOD.test_start, PERIOD.test_end)
+    upto = pd.Timestamp(cut)
+    cols = ["prediction", "target"]
+    assert a.decisions.loc[PERIOD.test_start:upto, "prediction"].notna().all()  # momentum has its 253 bars
+    pd.testing.assert_frame_equal(a.decisions.loc[:upto, cols], b.decisions.loc[:upto, cols])
+    later = a.decisions.loc[upto + pd.Timedelta(days=1):, "prediction"]
+    assert not np.allclose(later, b.decisions.loc[upto + pd.Timedelta(days=1):, "prediction"])

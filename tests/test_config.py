@@ -107,4 +107,4 @@ def test_one_registry_of_strategy_kinds() -> None:
 
     assert tuple(STRATEGIES) == STRATEGY_KINDS == ALL_STRATEGIES
     with pytest.raises(ConfigError, match="kind must be one of"):
-        StrategyConfig(kind="momentum")
+        StrategyConfig(kind="momentum_12_1")

@@ -53,7 +53,7 @@ class ExperimentResult:
         for name, results in self.runs.items():
             per_seed = [r.metrics for r in results]
             agg: dict[str, Any] = {}
-            for key in (*METRIC_KEYS, "transitions"):
+            for key in (*METRIC_KEYS, "alpha", "beta", "transitions"):
                 vals = [m.get(key) for m in per_seed if m.get(key) is not None]
                 agg[key] = float(np.mean(vals)) if vals else None
                 agg[f"{key}_std"] = float(np.std(vals)) if len(vals) > 1 else (0.0 if vals else None)
@@ -180,7 +180,8 @@ def _fmt(mean: Any, std: Any, pct: bool, nseeds: int, count: bool = False) -> st
 
 
 _COLUMNS = [
-    ("total_return", "Return", True), ("sharpe", "Sharpe", False), ("max_drawdown", "MaxDD", True),
+    ("total_return", "Return", True), ("sharpe", "Sharpe", False), ("alpha", "Alpha vs B&H", True),
+    ("beta", "Beta", False), ("max_drawdown", "MaxDD", True),
     ("calmar", "Calmar", False), ("trades", "Trades", False), ("exposure", "Exposure", True),
     ("exposure_bear_high_vol", "Exp bear-hv", True), ("exposure_other_regimes", "Exp other", True),
     ("turnover", "Turnover", False), ("adaptations", "Adapts", False),
@@ -190,6 +191,7 @@ _COLUMNS = [
 #: one line per column of the printed table
 TABLE_LEGEND = (
     "Return: total return over the test window (price basis in the header). Sharpe: daily, annualised, rf = 0. "
+    "Alpha vs B&H / Beta: OLS of the strategy's daily returns on buy-and-hold's (alpha annualised). "
     "MaxDD: largest peak-to-trough fall. Calmar: CAGR / MaxDD. Trades: fills. Exposure: mean |position| / value; "
     "Exp bear-hv / Exp other: the same on bear/high-volatility bars and on all other bars. Turnover: traded value / "
     "mean value. Adapts: model adaptations. Ret 20d after trans: mean return over the 20 bars after each confirmed "

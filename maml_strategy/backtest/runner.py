@@ -36,10 +36,18 @@ class BacktestResult:
         return daily_returns(self.equity, self.metrics.get("start_value"))
 
 
-def warmup_bars(cfg: StrategyConfig, kind: str | None = None, *, precomputed: bool = False) -> int:
-    """Bars fed before the test start: what the strategy's parts declare they need (all kinds if None)."""
+def warmup_bars(cfg: StrategyConfig, kind: str | None = None, *, precomputed: bool = False, **params: Any) -> int:
+    """Bars fed before the test start: what the strategy's parts declare they need (all kinds if None).
+
+    ``params`` are the strategy's parameters (e.g. ``period=50`` for ``sma200``).
+    """
     kinds = list(STRATEGIES) if kind is None else [kind]
-    return max(STRATEGIES[k].warmup_bars(cfg, precomputed) for k in kinds)
+    return max(STRATEGIES[k].warmup_bars(cfg, precomputed, **params) for k in kinds)
+
+
+def _engine_warmup(cfg: StrategyConfig, precomputed: bool) -> int:
+    """The engine's own warm-up (no strategy extras): the least any strategy may start with."""
+    return STRATEGIES["buy_and_hold"].warmup_bars(cfg, precomputed)
 
 
 def _adaptive_warmup(before: pd.DataFrame, cfg: StrategyConfig, n_warm: int,
@@ -100,8 +108,10 @@ def run_backtest(
     if kind not in STRATEGIES:
         raise DataError(f"unknown strategy {kind!r}; use one of {', '.join(STRATEGIES)}")
     test_start, test_end = pd.Timestamp(test_start), pd.Timestamp(test_end)
-    n_warm = warmup_bars(cfg, kind, precomputed=precomputed is not None)
+    n_warm = warmup_bars(cfg, kind, precomputed=precomputed is not None, **strategy_params)
     before = df.loc[: test_start - pd.Timedelta(days=1)]
+    if len(before) < n_warm and STRATEGIES[kind].short_history_ok:
+        n_warm = max(len(before), _engine_warmup(cfg, precomputed is not None))
     if len(before) < n_warm:
         raise DataError(
             f"{len(before)} bars before {test_start.date()}, but {n_warm} are needed for warm-up; "

@@ -18,7 +18,7 @@ import pandas as pd
 
 from maml_strategy.config import SEEDLESS_KINDS
 
-__all__ = ["skill_scores", "bootstrap_mean_ci", "paired_comparison", "mean_ci"]
+__all__ = ["alpha_beta", "skill_scores", "bootstrap_mean_ci", "paired_comparison", "mean_ci"]
 
 
 def skill_scores(pred: np.ndarray, label: np.ndarray) -> dict[str, float | int | None]:
@@ -55,6 +55,24 @@ def skill_scores(pred: np.ndarray, label: np.ndarray) -> dict[str, float | int |
     if denom > 0:
         out["rel_mse"] = float(np.mean((p - y) ** 2) / denom)
     return out
+
+
+def alpha_beta(returns: pd.Series, benchmark: pd.Series, periods: int = 252) -> dict[str, float | None]:
+    """OLS of daily ``returns`` on ``benchmark`` returns (same dates): annualised ``alpha`` and ``beta``.
+
+    Example:
+        >>> r = pd.Series([0.01, -0.02, 0.03, 0.0])
+        >>> ab = alpha_beta(r, r)
+        >>> round(ab["alpha"], 12), round(ab["beta"], 12)
+        (0.0, 1.0)
+    """
+    j = pd.concat([pd.Series(returns).rename("r"), pd.Series(benchmark).rename("b")], axis=1, join="inner").dropna()
+    if len(j) < 3 or j["b"].var() == 0:
+        return {"alpha": None, "beta": None}
+    b = j["b"].to_numpy()
+    beta = float(np.cov(j["r"].to_numpy(), b, ddof=1)[0, 1] / np.var(b, ddof=1))
+    alpha = float((j["r"].mean() - beta * b.mean()) * periods)
+    return {"alpha": alpha, "beta": beta}
 
 
 def _cell_matrix(cells: pd.DataFrame, value: str) -> np.ndarray:

@@ -15,15 +15,16 @@ import pandas as pd
 import torch
 
 from maml_strategy.backtest.runner import BacktestResult, run_backtest
-from maml_strategy.backtest.stats import skill_scores
+from maml_strategy.backtest.stats import alpha_beta, skill_scores
 from maml_strategy.config import SEEDLESS_KINDS, STRATEGY_KINDS, StrategyConfig
 from maml_strategy.dataset import SymbolFeatures
 from maml_strategy.engine import Precomputed
 
-__all__ = ["LEARNED", "CONTROLS", "SEEDLESS", "ALL_STRATEGIES", "SuiteResult", "run_suite", "model_skill"]
+__all__ = ["LEARNED", "CONTROLS", "SEEDLESS", "ALL_STRATEGIES", "SuiteResult", "run_suite", "model_skill", "test_panel",
+           "panel_frame"]
 
-LEARNED = ("maml", "static", "naive_finetune", "gbdt")  # strategies that trade a trained model (gbdt: if installed)
-CONTROLS = ("regime_rule", "sma200", "exposure_matched", "buy_and_hold")  # no net
+LEARNED = ("maml", "maml_unadapted", "static", "naive_finetune", "gbdt")  # strategies that trade a trained model (gbdt: if installed)
+CONTROLS = ("reversal", "momentum", "regime_rule", "sma200", "exposure_matched", "buy_and_hold")  # no net
 SEEDLESS = SEEDLESS_KINDS  # do not depend on the training seed
 ALL_STRATEGIES = STRATEGY_KINDS  # the one list, in report order
 
@@ -36,6 +37,7 @@ class SuiteResult:
     seed: int
     results: dict[str, BacktestResult] = field(default_factory=dict)
     skill: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> skill_scores
+    panel: dict[str, Any] = field(default_factory=dict)  # per test bar: labels, regime, every model's prediction
 
 
 def _test_rows(sf: SymbolFeatures, start: pd.Timestamp, end: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
@@ -66,6 +68,19 @@ def _decision_skill(result: BacktestResult, sf: SymbolFeatures, start: pd.Timest
     rows, y = _test_rows(sf, start, end)
     pred = result.decisions["prediction"].reindex(pd.DatetimeIndex(sf.index[rows])).to_numpy(dtype=np.float64)
     return skill_scores(pred, y)
+
+
+def _add_alpha_beta(df: pd.DataFrame, cfg: StrategyConfig, start: pd.Timestamp, end: pd.Timestamp,
+                    results: dict[str, BacktestResult], pre: Precomputed) -> None:
+    """Add ``alpha`` (annualised) and ``beta`` against buy-and-hold of the same symbol to every result."""
+    bench = results.get("buy_and_hold")
+    if bench is None and results:
+        bench = run_backtest(df, "buy_and_hold", cfg, start, end, precomputed=pre)
+    if bench is None:
+        return
+    rb = bench.daily_returns
+    for r in results.values():
+        r.metrics.update(alpha_beta(r.daily_returns, rb))
 
 
 def run_suite(
@@ -100,7 +115,8 @@ def run_suite(
     start, end = pd.Timestamp(test_start), pd.Timestamp(test_end)
     pre = Precomputed.from_symbol_features(sf)
     out = SuiteResult(sf.symbol, seed)
-    learned = {"maml": getattr(models, "maml", None), "static": getattr(models, "static", None),
+    learned = {"maml": getattr(models, "maml", None), "maml_unadapted": getattr(models, "maml", None),
+               "static": getattr(models, "static", None),
                "naive_finetune": getattr(models, "static", None), "gbdt": getattr(models, "gbdt", None)}
     for kind in kinds:
         if kind in learned:
@@ -122,6 +138,7 @@ def run_suite(
                                              exposure=min(exposure, cfg.trading.max_exposure))
         else:
             out.results[kind] = run_backtest(df, kind, cfg, start, end, precomputed=pre)
+    _add_alpha_beta(df, cfg, start, end, out.results, pre)
     if models is not None:
         out.skill["maml_unadapted"] = model_skill(models.maml, sf, start, end)
         out.skill["static"] = model_skill(models.static, sf, start, end)
@@ -130,4 +147,77 @@ def run_suite(
         for kind in ("maml", "naive_finetune"):
             if kind in out.results:
                 out.skill[kind] = _decision_skill(out.results[kind], sf, start, end)
+    out.panel = test_panel(df, sf, cfg, start, end, out.results, models)
     return out
+
+
+def _clean(a: np.ndarray) -> list[float | None]:
+    return [None if not np.isfinite(v) else round(float(v), 6) for v in np.asarray(a, dtype=np.float64)]
+
+
+def test_panel(df: pd.DataFrame, sf: SymbolFeatures, cfg: StrategyConfig, start: pd.Timestamp, end: pd.Timestamp,
+               results: dict[str, BacktestResult], models: Any | None) -> dict[str, Any]:
+    """Per test bar: tradable label, its raw return, close label, regime, factors and each model's prediction.
+
+    Labels whose horizon passes ``end`` are None (they are not known inside the window).
+    Predictions are the traded ones (from each strategy's decisions); a model whose
+    strategy did not run is predicted in one batch, un-adapted. Factors come from
+    :func:`~maml_strategy.features.factors.factor_signal`, the controls' own function.
+    """
+    from maml_strategy.features import factor_signal, tradable_returns
+
+    rows, y_close = _test_rows(sf, start, end)
+    idx = pd.DatetimeIndex(sf.index[rows])
+    h, vw = cfg.features.horizon, cfg.features.vol_window
+    hist = df.loc[: idx[-1]] if len(idx) else df.iloc[:0]
+    lab = tradable_returns(hist, h, vw).reindex(idx).to_numpy().copy()
+    ret = tradable_returns(hist, h, vw, scaled=False).reindex(idx).to_numpy().copy()
+    lab[max(len(lab) - h - 1, 0):] = np.nan  # known only after the window
+    ret[max(len(ret) - h - 1, 0):] = np.nan
+    close = hist["close"].to_numpy(dtype=np.float64)
+    factors = {f: pd.Series(factor_signal(f, close, h, vw), index=hist.index).reindex(idx).to_numpy()
+               for f in ("reversal", "momentum")}
+    preds: dict[str, list[float | None]] = {}
+    for kind, r in results.items():
+        if "prediction" in r.decisions and kind not in ("regime_rule", "sma200", "exposure_matched", "buy_and_hold"):
+            preds[kind] = _clean(r.decisions["prediction"].reindex(idx).to_numpy(dtype=np.float64))
+    for kind, attr in (("maml_unadapted", "maml"), ("static", "static"), ("gbdt", "gbdt")):
+        learner = getattr(models, attr, None)
+        if kind not in preds and learner is not None:
+            preds[kind] = _clean(_batch_predict(learner, sf, rows))
+    for f, v in factors.items():
+        preds.setdefault(f, _clean(v))
+    return {"dates": [str(d.date()) for d in idx], "label": _clean(lab), "ret": _clean(ret),
+            "label_close": _clean(y_close), "regime": [int(c) for c in sf.regime[rows]],
+            "reversal": _clean(factors["reversal"]), "momentum": _clean(factors["momentum"]), "pred": preds}
+
+
+def _batch_predict(learner: Any, sf: SymbolFeatures, rows: np.ndarray) -> np.ndarray:
+    x = sf.x[rows]
+    ok = np.isfinite(x).all(axis=1)
+    pred = np.full(len(rows), np.nan)
+    if ok.any():
+        xs = learner.scaler.transform(x[ok]).astype(np.float32)
+        with torch.no_grad():
+            pred[ok] = np.asarray(learner.predict(torch.from_numpy(xs)), dtype=np.float64)
+    return pred
+
+
+def panel_frame(panels: list[dict[str, Any]]) -> pd.DataFrame:
+    """Long frame (one row per symbol, year, seed, model, date) from task panels, for
+    :func:`maml_strategy.backtest.skill.skill_report`."""
+    parts = []
+    for p in panels:
+        if not p.get("dates"):
+            continue
+        base = pd.DataFrame({"date": pd.DatetimeIndex(p["dates"]), **{k: np.asarray(p[k], dtype=np.float64)
+                             for k in ("label", "ret", "label_close", "reversal", "momentum")},
+                             "regime": np.asarray(p["regime"], dtype=np.int64)})
+        for model, v in p["pred"].items():
+            parts.append(base.assign(symbol=p["symbol"], year=int(p["year"]), seed=int(p["seed"]), model=model,
+                                     pred=np.asarray(v, dtype=np.float64)))
+    if not parts:
+        from maml_strategy.backtest.skill import PANEL_COLUMNS
+
+        return pd.DataFrame(columns=list(PANEL_COLUMNS))
+    return pd.concat(parts, ignore_index=True)

@@ -165,8 +165,9 @@ def backtest_task(ref: SymbolRef, adjust: str, end: str | None, year: int, seed:
             out["rows"].append({"symbol": ref[0], "year": year, "seed": seed, "strategy": kind,
                                 **{k: m.get(k) for k in ("total_return", "sharpe", "max_drawdown", "exposure", "trades",
                                                          "exposure_bear_high_vol", "exposure_other_regimes",
-                                                         "adaptations")}})
+                                                         "adaptations", "alpha", "beta")}})
         out["skill"] = suite.skill
+        out["panel"] = suite.panel
     write_json_entry(path, out)  # atomic, with the digest of its payload
     out["cached"] = False
     return out
@@ -218,13 +219,15 @@ def run_walk_forward(plan: WalkForwardPlan, cfg: StrategyConfig, *, executor: An
                 b_args.append((ref, adjust, end, y, s, cfg, cache_dir, t["folder"], t["key"], k))
     say(f"backtests: {len(b_args)} (symbol, year, seed) tasks, {len(kinds)} strategies each")
     done = executor.map(backtest_task, b_args, desc="backtest", progress=progress)
-    rows, skill, skipped = [], [], []
+    rows, skill, skipped, panels = [], [], [], []
     for d in done:
         rows.extend(d["rows"])
+        if d.get("panel"):
+            panels.append({"symbol": d["symbol"], "year": d["year"], "seed": d["seed"], **d["panel"]})
         if d.get("skipped"):
             skipped.append({"symbol": d["symbol"], "year": d["year"], "seed": d["seed"], "reason": d["skipped"]})
         for model, sc in d.get("skill", {}).items():
             skill.append({"symbol": d["symbol"], "year": d["year"], "seed": d["seed"], "model": model, **sc})
-    return {"rows": rows, "skill": skill, "skipped": skipped, "training": trained,
+    return {"rows": rows, "skill": skill, "skipped": skipped, "training": trained, "panels": panels,
             "tasks": {"train": len(t_args), "train_cached": sum(bool(t["cached"]) for t in trained),
                       "backtest": len(b_args), "backtest_cached": sum(bool(d.get("cached")) for d in done)}}

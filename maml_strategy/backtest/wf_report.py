@@ -19,7 +19,7 @@ import pandas as pd
 from maml_strategy.backtest.stats import mean_ci, paired_comparison
 from maml_strategy.config import SEEDLESS_KINDS
 
-__all__ = ["aggregate", "comparisons", "skill_table", "format_walk_forward", "plot_heatmap", "NO_NET_CONTROLS"]
+__all__ = ["aggregate", "full_skill", "comparisons", "skill_table", "format_walk_forward", "plot_heatmap", "NO_NET_CONTROLS"]
 
 NO_NET_CONTROLS = SEEDLESS_KINDS  # tradable controls (exposure_matched is a diagnostic)
 
@@ -36,6 +36,31 @@ def aggregate(rows: pd.DataFrame) -> dict[str, dict[str, Any]]:
             "mean_exposure_other_regimes": _mean(g.get("exposure_other_regimes")),
             "rows": int(len(g)),
         }
+        if "alpha" in g and g["alpha"].notna().any():
+            cells = g.groupby(["symbol", "year"], as_index=False)[["alpha", "beta"]].mean()
+            ci = mean_ci(cells, "alpha")
+            out[str(name)].update(alpha=ci["mean"], alpha_ci95=ci["ci95"], beta=_mean(cells["beta"]))
+    return out
+
+
+def full_skill(skill: pd.DataFrame, rows: pd.DataFrame, panels: list[dict[str, Any]], horizon: int, *,
+               n_boot: int = 2000) -> dict[str, Any]:
+    """The skill section: :func:`skill_table`'s keys plus the factor-aware scores of
+    :func:`~maml_strategy.backtest.skill.skill_report` (ts_ic, cs_ic, timing_ic, selection_ic,
+    resid_ic, per_regime, ...) and ``adaptation_gain`` for the adapting models."""
+    from maml_strategy.backtest.skill import adaptation_gain, skill_report
+    from maml_strategy.backtest.suite import panel_frame
+
+    out = skill_table(skill, n_boot=n_boot)
+    panel = panel_frame(panels)
+    for model, extra in skill_report(panel, horizon=horizon, n_boot=n_boot).items():
+        entry = out.setdefault(model, {})
+        entry.update({k: v for k, v in extra.items() if k not in entry or k in ("per_year",)} | {
+            "per_year_factor": extra.get("per_year")})
+    for adapted, unadapted in (("maml", "maml_unadapted"), ("naive_finetune", "static")):
+        gain = adaptation_gain(panel, rows, adapted, unadapted, n_boot=n_boot)
+        if gain is not None and adapted in out:
+            out[adapted]["adaptation_gain"] = gain
     return out
 
 
@@ -52,8 +77,9 @@ def comparisons(rows: pd.DataFrame, learner: str = "maml", *, n_boot: int = 2000
     for other in rows["strategy"].unique():
         if other == learner:
             continue
+        metrics = ("sharpe", "total_return") + (("alpha",) if "alpha" in rows else ())
         out[f"{learner}_vs_{other}"] = {m: paired_comparison(rows, learner, str(other), m, n_boot=n_boot)
-                                        for m in ("sharpe", "total_return")}
+                                        for m in metrics}
     return out
 
 

@@ -25,10 +25,10 @@ from maml_strategy.errors import ConfigError
 __all__ = ["SEEDLESS_KINDS", "STRATEGY_KINDS", "StrategyConfig", "load_config"]
 
 #: every strategy kind, in report order: the one list (maml_strategy.strategy.STRATEGIES maps each to its class)
-STRATEGY_KINDS = ("maml", "static", "naive_finetune", "gbdt", "regime_rule", "sma200", "exposure_matched",
-                  "buy_and_hold")
+STRATEGY_KINDS = ("maml", "maml_unadapted", "static", "naive_finetune", "gbdt", "reversal", "momentum",
+                  "regime_rule", "sma200", "exposure_matched", "buy_and_hold")
 #: the kinds that depend on no trained model, hence not on the seed: the tradable controls with no net
-SEEDLESS_KINDS = ("regime_rule", "sma200", "buy_and_hold")
+SEEDLESS_KINDS = ("reversal", "momentum", "regime_rule", "sma200", "buy_and_hold")
 
 
 @dataclass

@@ -5,10 +5,18 @@ Example:
 """
 
 from maml_strategy.features.extractor import FeatureRow, Features, MultiTimeframeExtractor
-from maml_strategy.features.labels import forward_returns, known_label_positions
+from maml_strategy.features.factors import FACTORS, factor_signal, momentum, reversal
+from maml_strategy.features.labels import LABELS, forward_returns, known_label_positions, label_lag, tradable_returns
 from maml_strategy.features.scaler import FeatureScaler
 
 __all__ = [
+    "FACTORS",
+    "LABELS",
+    "factor_signal",
+    "label_lag",
+    "momentum",
+    "reversal",
+    "tradable_returns",
     "FeatureRow",
     "FeatureScaler",
     "Features",

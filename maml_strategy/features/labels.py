@@ -7,12 +7,89 @@ label may be used only once ``i + horizon <= t`` (see :func:`known_label_positio
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from maml_strategy.errors import DataError
 
-__all__ = ["forward_returns", "known_label_positions"]
+__all__ = ["forward_returns", "tradable_returns", "trailing_vol", "label_lag", "LABELS", "known_label_positions"]
+
+#: label kinds: ``close`` = close(t) -> close(t+h); ``tradable`` = open(t+1) -> open(t+1+h), what a
+#: next-open fill can earn. Both are scaled by the volatility known at t.
+LABELS = ("close", "tradable")
+
+
+def label_lag(label: str, horizon: int) -> int:
+    """Bars after which the label of row ``i`` is known: row ``i`` is usable at ``t`` iff ``i + lag <= t``.
+
+    Example:
+        >>> label_lag("close", 5), label_lag("tradable", 5)
+        (5, 6)
+    """
+    if label not in LABELS:
+        raise DataError(f"label must be one of {', '.join(LABELS)}, got {label!r}")
+    return int(horizon) + (1 if label == "tradable" else 0)
+
+
+def trailing_vol(close: np.ndarray, vol_window: int = 20) -> np.ndarray:
+    """Standard deviation (ddof=1) of the ``vol_window`` daily close returns ending at each bar (causal).
+
+    Example:
+        >>> v = trailing_vol(np.array([100.0, 101, 100, 102, 101]), vol_window=3)
+        >>> bool(np.isnan(v[2])), round(float(v[3]), 4)
+        (True, 0.0152)
+    """
+    close = np.asarray(close, dtype=np.float64)
+    ret1 = np.full_like(close, np.nan)
+    ret1[1:] = close[1:] / close[:-1] - 1.0
+    return pd.Series(ret1).rolling(vol_window, min_periods=vol_window).std(ddof=1).to_numpy()
+
+
+def tradable_returns(df: pd.DataFrame, horizon: int = 5, vol_window: int = 20, *, scaled: bool = True) -> pd.Series:
+    """The tradable label: the return from the next open to the open ``horizon`` bars later.
+
+    ``y[i] = (open[i+1+h] / open[i+1] - 1) / (sigma_i * sqrt(h))``: an order decided at the
+    close of bar ``i`` fills at ``open[i+1]``; ``sigma_i`` is the volatility known at ``i``
+    (as in :func:`forward_returns`). Known at bar ``i + h + 1`` (:func:`label_lag`).
+    NaN for the last ``h + 1`` rows and during warm-up.
+
+    Args:
+        df: OHLCV frame with ``open`` and ``close`` columns.
+        horizon: bars held (``h``), >= 1.
+        vol_window: bars of trailing daily returns for ``sigma``, >= 2.
+        scaled: False gives the raw open-to-open return (no volatility scaling).
+
+    Returns:
+        float64 Series aligned with ``df.index``.
+
+    Example:
+        >>> df = pd.DataFrame({"open": [10.0, 11, 12, 13, 14], "close": [10.0, 11, 12, 13, 14]})
+        >>> tradable_returns(df, horizon=2, vol_window=2, scaled=False).round(4).tolist()[:2]
+        [0.1818, 0.1667]
+    """
+    _check(df, horizon, vol_window, ("open", "close"))
+    opn = df["open"].to_numpy(dtype=np.float64)
+    fwd = np.full_like(opn, np.nan)
+    if len(opn) > horizon + 1:
+        fwd[: -(horizon + 1)] = opn[horizon + 1:] / opn[1 : -horizon] - 1.0
+    if scaled:
+        sigma = trailing_vol(df["close"].to_numpy(dtype=np.float64), vol_window)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fwd = fwd / (sigma * np.sqrt(horizon))
+    fwd[~np.isfinite(fwd)] = np.nan
+    return pd.Series(fwd, index=df.index, name=f"tradable_ret_{horizon}")
+
+
+def _check(df: pd.DataFrame, horizon: Any, vol_window: Any, cols: tuple[str, ...]) -> None:
+    if not isinstance(horizon, (int, np.integer)) or horizon < 1:
+        raise DataError(f"horizon must be an integer >= 1, got {horizon!r}")
+    if not isinstance(vol_window, (int, np.integer)) or vol_window < 2:
+        raise DataError(f"vol_window must be an integer >= 2, got {vol_window!r}")
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise DataError(f"the label needs column(s) {', '.join(missing)}")
 
 
 def forward_returns(df: pd.DataFrame, horizon: int = 5, vol_window: int = 20) -> pd.Series:
@@ -37,16 +114,9 @@ def forward_returns(df: pd.DataFrame, horizon: int = 5, vol_window: int = 20) ->
         >>> bool(y.iloc[-5:].isna().all())
         True
     """
-    if not isinstance(horizon, (int, np.integer)) or horizon < 1:
-        raise DataError(f"horizon must be an integer >= 1, got {horizon!r}")
-    if not isinstance(vol_window, (int, np.integer)) or vol_window < 2:
-        raise DataError(f"vol_window must be an integer >= 2, got {vol_window!r}")
-    if "close" not in df.columns:
-        raise DataError("forward_returns needs a 'close' column")
+    _check(df, horizon, vol_window, ("close",))
     close = df["close"].to_numpy(dtype=np.float64)
-    ret1 = np.full_like(close, np.nan)
-    ret1[1:] = close[1:] / close[:-1] - 1.0
-    sigma = pd.Series(ret1).rolling(vol_window, min_periods=vol_window).std(ddof=1).to_numpy()
+    sigma = trailing_vol(close, vol_window)
     fwd = np.full_like(close, np.nan)
     if len(close) > horizon:
         fwd[:-horizon] = close[horizon:] / close[:-horizon] - 1.0
