@@ -167,8 +167,11 @@ def test_fixed_seed_reproduces_summary(df, cfg, tmp_path) -> None:
             paths = write_outputs(res, tmp_path / "out")
     assert json.dumps(runs[0], sort_keys=True, default=str) == json.dumps(runs[1], sort_keys=True, default=str)
     summary = json.loads(paths["summary"].read_text())
-    assert set(summary["strategies"]) == {"maml", "static", "naive_finetune", "gbdt", "regime_rule", "sma200",
-                                          "exposure_matched", "buy_and_hold"}
+    assert set(summary["strategies"]) == {"maml", "maml_unadapted", "static", "naive_finetune", "gbdt", "reversal",
+                                          "momentum", "regime_rule", "sma200", "exposure_matched", "buy_and_hold"}
+    assert summary["strategies"]["buy_and_hold"]["alpha"] == pytest.approx(0.0, abs=1e-9)
+    assert summary["strategies"]["buy_and_hold"]["beta"] == pytest.approx(1.0)
+    assert summary["strategies"]["reversal"]["alpha"] is not None
     assert summary["price_basis"] == "total" and set(summary["skill"]) >= {"maml", "maml_unadapted", "static", "gbdt"}
     for key in ("period", "symbol", "train", "test", "seeds"):
         assert key in summary

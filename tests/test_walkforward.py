@@ -51,9 +51,16 @@ def test_local_run_writes_summary(local_run) -> None:
     s = json.loads((tmp / "out" / "summary.json").read_text())
     assert s["price_basis"] == "total" and s["executor"] == "local" and s["years"] == [2007, 2008]
     kinds = {row["strategy"] for row in s["results"]}
-    assert kinds == {"maml", "static", "naive_finetune", "gbdt", "regime_rule", "sma200", "exposure_matched",
-                     "buy_and_hold"}
-    assert len(s["results"]) == 3 * 2 * 8
+    assert kinds == {"maml", "maml_unadapted", "static", "naive_finetune", "gbdt", "reversal", "momentum",
+                     "regime_rule", "sma200", "exposure_matched", "buy_and_hold"}
+    assert {"reversal", "momentum"} <= set(s["aggregate"]) and "maml_vs_reversal" in s["comparisons"]
+    for name, a in s["aggregate"].items():
+        assert "alpha" in a and "alpha_ci95" in a and "beta" in a, name
+    for model in ("maml", "reversal"):
+        assert {"ts_ic", "cs_ic", "timing_ic", "selection_ic", "resid_ic", "per_regime"} <= set(s["skill"][model])
+    gain = s["skill"]["maml"]["adaptation_gain"]
+    assert {"ic", "bias", "alpha"} <= set(gain) and "ci95" in gain["ic"]
+    assert len(s["results"]) == 3 * 2 * 11
     cmp = s["comparisons"]["maml_vs_buy_and_hold"]["sharpe"]
     assert cmp["ci95"][0] <= cmp["mean_diff"] <= cmp["ci95"][1]
     assert set(s["skill"]) >= {"maml", "maml_unadapted", "static", "naive_finetune"}
