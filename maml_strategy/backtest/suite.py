@@ -54,14 +54,7 @@ def _test_rows(sf: SymbolFeatures, start: pd.Timestamp, end: pd.Timestamp) -> tu
 def model_skill(learner: Any, sf: SymbolFeatures, start: Any, end: Any) -> dict[str, Any]:
     """Skill of an un-adapted model over a test window, predicting every bar in one batch."""
     rows, y = _test_rows(sf, pd.Timestamp(start), pd.Timestamp(end))
-    x = sf.x[rows]
-    ok = np.isfinite(x).all(axis=1)
-    pred = np.full(len(rows), np.nan)
-    if ok.any():
-        xs = learner.scaler.transform(x[ok]).astype(np.float32)
-        with torch.no_grad():
-            pred[ok] = np.asarray(learner.predict(torch.from_numpy(xs)), dtype=np.float64)
-    return skill_scores(pred, y)
+    return skill_scores(_batch_predict(learner, sf, rows), y)
 
 
 def _decision_skill(result: BacktestResult, sf: SymbolFeatures, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, Any]:
