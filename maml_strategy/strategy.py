@@ -30,7 +30,6 @@ import pandas as pd
 from maml_strategy.config import StrategyConfig, TradingConfig, load_config
 from maml_strategy.engine import AdaptationRecord, Decision, SignalEngine
 from maml_strategy.errors import ConfigError, ModelError
-from maml_strategy.engine import exposure_from_prediction
 from maml_strategy.features import MultiTimeframeExtractor
 from maml_strategy.features.factors import FACTORS, factor_history, factor_signal
 from maml_strategy.learners import load_learner
@@ -404,7 +403,7 @@ class FactorStrategy(_ControlStrategy):
         if len(closes) >= self._need:
             f = self.cfg.features
             pred = float(factor_signal(self.p.factor, closes, f.horizon, f.vol_window)[-1])
-        target = exposure_from_prediction(pred, self.trading, self.trading.signal_scale)
+        target = self.engine.positions.update(pred, d.close[0])  # the models' mapping (positions.PositionMapper)
         return dataclasses.replace(dec, prediction=pred, target=target)
 
 
