@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from maml_strategy.errors import DataError
-from maml_strategy.features import FeatureScaler, MultiTimeframeExtractor, forward_returns
+from maml_strategy.features import FeatureScaler, MultiTimeframeExtractor, make_labels
 from maml_strategy.regime import RegimeDetector, RegimeSegment
 from maml_strategy.regime.detector import segments_from_codes
 
@@ -94,7 +94,7 @@ def symbol_features(df: pd.DataFrame, cfg: Any, symbol: str = "") -> SymbolFeatu
     feats = extractor.transform(hist)
     x = feats.flat().astype(np.float64, copy=True)
     x[~feats.valid] = np.nan
-    y = forward_returns(hist, cfg.features.horizon, cfg.features.vol_window).to_numpy(dtype=np.float64)
+    y = make_labels(hist, cfg.features).to_numpy(dtype=np.float64)
     detector = RegimeDetector(cfg.regime)
     if len(hist) > detector.warmup:
         codes, trans = detector.label_codes(hist)
@@ -102,7 +102,7 @@ def symbol_features(df: pd.DataFrame, cfg: Any, symbol: str = "") -> SymbolFeatu
         codes, trans = np.full(len(hist), -1, np.int8), np.zeros(len(hist), bool)
     names, n_cross, _ = feature_layout(cfg)
     return SymbolFeatures(symbol, hist.index, x, y, np.asarray(codes, np.int8), np.asarray(trans, bool),
-                          names, n_cross, cfg.features.horizon)
+                          names, n_cross, cfg.features.lag)
 
 
 @dataclass

@@ -18,7 +18,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from dataclasses import asdict, dataclass
@@ -30,7 +29,7 @@ import torch
 
 from maml_strategy.config import FeatureConfig, TradingConfig
 from maml_strategy.errors import ConfigError
-from maml_strategy.features import MultiTimeframeExtractor
+from maml_strategy.features import MultiTimeframeExtractor, make_labels
 from maml_strategy.features.scaler import FeatureScaler
 from maml_strategy.positions import PositionMapper, exposure_from_prediction
 from maml_strategy.precompute import AdaptationPlanner, Precomputed
@@ -162,7 +161,7 @@ class SignalEngine:
             raise ConfigError(f"signal_scale must be > 0, got {signal_scale}")
         self.detector = RegimeDetector(regime or RegimeConfig())
         self.extractor = MultiTimeframeExtractor(timeframes=tuple(self.features_cfg.timeframes))
-        h, vw = self.features_cfg.horizon, self.features_cfg.vol_window
+        h, vw = self.features_cfg.lag, self.features_cfg.vol_window
         # bars kept: the feature window, or enough for K labels (+ their vol windows), whichever is larger
         self.max_bars = max(self.extractor.window, self.support_size + h + vw + 2)
         self._dates = _Ring(self.max_bars, 1, "datetime64[ns]")
@@ -191,27 +190,25 @@ class SignalEngine:
     def support_window(self) -> tuple[np.ndarray, np.ndarray, list[pd.Timestamp]]:
         """The last ``support_size`` (scaled features, labels, dates) whose labels are known now.
 
-        Sample ``i`` (bar ``t - j``) has label ``close[i+h]/close[i]-1`` scaled by the
-        trailing volatility at ``i``; only samples with ``i + h <= t`` are used.
+        Sample ``i`` has the training label of :func:`~maml_strategy.features.labels.make_labels`
+        (``features.label``), computed on the buffered bars; only samples with
+        ``i + features.lag <= t`` are used.
         """
-        h, vw = self.features_cfg.horizon, self.features_cfg.vol_window
-        n_keep = self.support_size + h + vw + 2
-        closes = self._ohlcv.last(n_keep)[:, 3]
+        lag, vw = self.features_cfg.lag, self.features_cfg.vol_window
+        n_keep = self.support_size + lag + vw + 2
+        bars = self._ohlcv.last(n_keep)
         dates = self._dates.last(n_keep)[:, 0]
-        n = len(closes)
+        n = len(bars)
+        labels = make_labels(pd.DataFrame({"open": bars[:, 0], "close": bars[:, 3]}), self.features_cfg).to_numpy()
         rows = list(self._rows)
         xs, ys, ds = [], [], []
         # position p in the bar buffer; the newest bar is p = n-1 (= bar t); rows[-1] is bar t too
-        for back in range(h, min(len(rows), n)):
-            p = n - 1 - back  # sample i = t - back, label needs close[p + h] <= close[n-1]
+        for back in range(lag, min(len(rows), n)):
+            p = n - 1 - back  # sample i = t - back: its label ends by bar t
             row = rows[len(rows) - 1 - back]
-            if row is None or p - vw < 0:
+            y = labels[p]
+            if row is None or not np.isfinite(y):
                 continue
-            rets = closes[p - vw + 1 : p + 1] / closes[p - vw : p] - 1.0
-            sigma = float(np.std(rets, ddof=1))
-            if not sigma > 0:
-                continue
-            y = (closes[p + h] / closes[p] - 1.0) / (sigma * math.sqrt(h))
             xs.append(row)
             ys.append(y)
             ds.append(dates[p])
@@ -296,7 +293,7 @@ class SignalEngine:
             i = pre.locate(ts, self._pre_next)
             if self._pre_next == 0 and self.learner is not None and pre.y is not None:
                 self._planner = AdaptationPlanner(
-                    self.learner, pre, i, support_size=self.support_size, horizon=self.features_cfg.horizon,
+                    self.learner, pre, i, support_size=self.support_size, horizon=self.features_cfg.lag,
                     vol_window=self.features_cfg.vol_window, steps=self.trading.adapt_steps, lr=self.trading.adapt_lr)
             self._pre_next = i + 1
             code = int(pre.regime[i])

@@ -126,7 +126,7 @@ class _EngineStrategy(bt.Strategy):
         longer, plus one support window (K samples whose labels and volatility are
         known). With precomputed features and regimes only the support window.
         """
-        support = cfg.maml.support_size + cfg.features.horizon + cfg.features.vol_window + 2
+        support = cfg.maml.support_size + cfg.features.lag + cfg.features.vol_window + 2
         if precomputed:
             return support
         return max(RegimeDetector(cfg.regime).warmup,
@@ -391,10 +391,7 @@ class FactorStrategy(_ControlStrategy):
         f = self.cfg.features
         self._need = factor_history(self.p.factor, f.horizon, f.vol_window)
 
-    def _target_for(self, dec: Decision) -> float:  # unused: _decide sets prediction and target together
-        return dec.target
-
-    def _decide(self) -> Decision:
+    def _decide(self) -> Decision:  # sets prediction and target together (no _target_for)
         dec = _EngineStrategy._decide(self)
         d = self.datas[0]
         n = min(len(d), self._need)

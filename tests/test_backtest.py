@@ -58,6 +58,20 @@ def test_test_window_prices_do_not_touch_training(df, cfg, models) -> None:
         np.testing.assert_array_equal(a.scaler.center, b.scaler.center)
 
 
+def test_tradable_label_training_stops_before_the_test_window(df, cfg, models) -> None:
+    """features.label = tradable (known one bar later): test-window opens do not touch training,
+    and the label does change the model (so the check can fail)."""
+    import dataclasses
+
+    tcfg = dataclasses.replace(cfg, features=dataclasses.replace(cfg.features, label="tradable"))
+    a = train_models(df, tcfg, PERIOD, seed=0, cache_dir=None)
+    b = train_models(_perturb_after(df, "2007-12-31"), tcfg, PERIOD, seed=0, cache_dir=None)
+    pa, pb = _params(a.maml), _params(b.maml)
+    assert all(torch.equal(pa[k], pb[k]) for k in pa)
+    close = _params(models.maml)
+    assert any(not torch.equal(pa[k], close[k]) for k in pa)
+
+
 def test_training_data_change_changes_weights(df, cfg, models) -> None:
     """The check above can fail: perturbing *training* prices does change the weights."""
     other = train_models(_perturb_after(df, "2006-06-30"), cfg, PERIOD, seed=0, cache_dir=None)

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
-from maml_strategy.config import TradingConfig
+from maml_strategy.config import FeatureConfig, TradingConfig
 from maml_strategy.data import synthetic_ohlcv
 from maml_strategy.engine import SignalEngine, exposure_from_prediction
-from maml_strategy.features import FeatureScaler, MultiTimeframeExtractor, forward_returns
+from maml_strategy.features import FeatureScaler, MultiTimeframeExtractor, forward_returns, tradable_returns
 
 
 class LinearLearner:
@@ -72,6 +72,26 @@ def test_support_window_matches_batch_labels_and_features(frame, batch) -> None:
             assert pd.Timestamp(rec.support_end) == frame.index[i - 5]
             assert rec.loss_after <= rec.loss_before
     assert adapted_at, "synthetic data with planted regimes must produce transitions"
+
+
+def test_tradable_label_support_ends_one_bar_earlier(frame, batch) -> None:
+    """features.label = tradable: support labels are open(i+1) -> open(i+1+h), and the newest
+    support row is t - h - 1 (its label ends at today's open), never t - h."""
+    x, valid, scaler = batch
+    learner = LinearLearner(x.shape[1], scaler)
+    engine = SignalEngine(learner, adapt=True, support_size=16, features=FeatureConfig(label="tradable"))
+    y_batch = tradable_returns(frame, 5, 20).to_numpy()
+    n = 0
+    for i, row in enumerate(frame.itertuples()):
+        dec = engine.on_bar(row.Index, row.open, row.high, row.low, row.close, row.volume)
+        if dec.adaptation is not None:
+            n += 1
+            sx, sy = learner.calls[-1]
+            pos = np.arange(i - 6 - len(sy) + 1, i - 6 + 1)
+            np.testing.assert_allclose(sy.numpy(), y_batch[pos], rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(sx.numpy(), scaler.transform(x[pos]), rtol=1e-5, atol=1e-5)
+            assert pd.Timestamp(dec.adaptation.support_end) == frame.index[i - 6]
+    assert n > 3
 
 
 def test_no_adaptation_without_transition(frame, batch) -> None:

@@ -157,22 +157,25 @@ def test_panel(df: pd.DataFrame, sf: SymbolFeatures, cfg: StrategyConfig, start:
     strategy did not run is predicted in one batch, un-adapted. Factors come from
     :func:`~maml_strategy.features.factors.factor_signal`, the controls' own function.
     """
-    from maml_strategy.features import factor_signal, tradable_returns
+    from maml_strategy.features import FACTORS, factor_signal, forward_returns, tradable_returns
 
-    rows, y_close = _test_rows(sf, start, end)
+    rows = np.arange(sf.pos(start), sf.pos(end, side="right"))
     idx = pd.DatetimeIndex(sf.index[rows])
     h, vw = cfg.features.horizon, cfg.features.vol_window
     hist = df.loc[: idx[-1]] if len(idx) else df.iloc[:0]
+    y_close = forward_returns(hist, h, vw).reindex(idx).to_numpy().copy()  # whatever the training label is
+    y_close[max(len(y_close) - h, 0):] = np.nan
     lab = tradable_returns(hist, h, vw).reindex(idx).to_numpy().copy()
     ret = tradable_returns(hist, h, vw, scaled=False).reindex(idx).to_numpy().copy()
     lab[max(len(lab) - h - 1, 0):] = np.nan  # known only after the window
     ret[max(len(ret) - h - 1, 0):] = np.nan
     close = hist["close"].to_numpy(dtype=np.float64)
     factors = {f: pd.Series(factor_signal(f, close, h, vw), index=hist.index).reindex(idx).to_numpy()
-               for f in ("reversal", "momentum")}
+               for f in FACTORS}
+    timing_rules = set(CONTROLS) - set(FACTORS)  # their "prediction" is not a forecast
     preds: dict[str, list[float | None]] = {}
     for kind, r in results.items():
-        if "prediction" in r.decisions and kind not in ("regime_rule", "sma200", "exposure_matched", "buy_and_hold"):
+        if "prediction" in r.decisions and kind not in timing_rules:
             preds[kind] = _clean(r.decisions["prediction"].reindex(idx).to_numpy(dtype=np.float64))
     for kind, attr in (("maml_unadapted", "maml"), ("static", "static"), ("gbdt", "gbdt")):
         learner = getattr(models, attr, None)

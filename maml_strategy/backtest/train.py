@@ -187,7 +187,7 @@ def prepare_training(
     frames = as_universe(data)
     feats = universe_features(frames, cfg, period.train_end) if feats is None else feats
     end_meta = period.val_start - pd.Timedelta(days=1)
-    K, Q, h = cfg.maml.support_size, cfg.maml.query_size, cfg.features.horizon
+    K, Q, h = cfg.maml.support_size, cfg.maml.query_size, cfg.features.lag  # gap = the label's lag
     back = K + h if cfg.tasks.support_from_previous_regime else 0
     windows = {"fit": (period.train_start, period.train_end), "meta": (period.train_start, end_meta),
                "val": (period.val_start, period.train_end)}
@@ -305,7 +305,7 @@ def _fit(frames: dict[str, pd.DataFrame], cfg: StrategyConfig, period: Any, seed
         + (f"; stopped early: no improvement for {mcfg.patience} epochs" if maml_hist.get("stopped_early") else ""))
 
     fit_rows, val_rows = pooled.rows("meta"), pooled.rows("val")
-    scfg = dataclasses.replace(cfg.static, seed=seed, horizon=cfg.features.horizon)
+    scfg = dataclasses.replace(cfg.static, seed=seed, horizon=cfg.features.lag)
     say(f"training the static model (seed {seed}): {len(fit_rows)} rows, {len(val_rows)} validation rows")
     static = train_static(pooled.x[fit_rows], pooled.labels["meta"][fit_rows], scfg, scaler=pooled.scaler,
                           feature_names=pooled.feature_names, model_kwargs=pooled.model_kwargs,

@@ -105,7 +105,7 @@ def cached_symbol_features(ref: SymbolRef, adjust: str, end: str | None, cfg: St
                 return df, sf
     arrays = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in _FEATURE_ARRAYS}
     return df, SymbolFeatures(ref[0], df.index, arrays["x"], arrays["y"], arrays["regime"], arrays["transition"],
-                              names, n_cross, cfg.features.horizon)
+                              names, n_cross, cfg.features.lag)
 
 
 def _mk(p: Path) -> Path:

@@ -23,6 +23,15 @@ class FeatureConfig(ConfigBase):
     timeframes: tuple[str, ...] = ("D", "W", "M")  # daily, weekly, monthly blocks
     horizon: int = 5  # label: return over the next `horizon` bars, scaled by trailing volatility
     vol_window: int = 20  # bars of daily returns for the label's volatility scale
+    # The training label (maml_strategy.features.labels): "close" = close(t) -> close(t+h), known
+    # at t+h; "tradable" = open(t+1) -> open(t+1+h), what a next-open fill earns, known at t+h+1.
+    # Both are scaled by the volatility known at t. Chosen on the validation years (docs/VALIDATION.md).
+    label: Literal["close", "tradable"] = "close"
+
+    @property
+    def lag(self) -> int:
+        """Bars after which a row's label is known: row ``i`` is usable at bar ``t`` iff ``i + lag <= t``."""
+        return self.horizon + (1 if self.label == "tradable" else 0)
 
     def _validate(self) -> None:
         require(self.horizon >= 1, f"features.horizon must be >= 1, got {self.horizon}")

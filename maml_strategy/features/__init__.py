@@ -6,7 +6,7 @@ Example:
 
 from maml_strategy.features.extractor import FeatureRow, Features, MultiTimeframeExtractor
 from maml_strategy.features.factors import FACTORS, factor_signal, momentum, reversal
-from maml_strategy.features.labels import LABELS, forward_returns, known_label_positions, label_lag, tradable_returns
+from maml_strategy.features.labels import LABELS, forward_returns, known_label_positions, label_lag, make_labels, tradable_returns
 from maml_strategy.features.scaler import FeatureScaler
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "LABELS",
     "factor_signal",
     "label_lag",
+    "make_labels",
     "momentum",
     "reversal",
     "tradable_returns",

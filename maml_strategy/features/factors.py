@@ -54,7 +54,11 @@ def reversal(close: np.ndarray, horizon: int = 5, vol_window: int = 20) -> np.nd
     return out
 
 
-def momentum(close: np.ndarray, lookback: int = 252, skip: int = 21) -> np.ndarray:
+#: momentum's look-back and skip in bars (12 months, skipping the last one)
+MOMENTUM_LOOKBACK, MOMENTUM_SKIP = 252, 21
+
+
+def momentum(close: np.ndarray, lookback: int = MOMENTUM_LOOKBACK, skip: int = MOMENTUM_SKIP) -> np.ndarray:
     """``close[t - skip] / close[t - lookback] - 1`` (12-1 momentum with the defaults; causal).
 
     Example:
@@ -83,7 +87,7 @@ def factor_history(name: str, horizon: int = 5, vol_window: int = 20) -> int:
     if name == "reversal":
         return max(horizon, vol_window) + 1
     if name == "momentum":
-        return 253
+        return MOMENTUM_LOOKBACK + 1
     raise DataError(f"unknown factor {name!r}; use one of {', '.join(FACTORS)}")
 
 

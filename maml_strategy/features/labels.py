@@ -14,7 +14,8 @@ import pandas as pd
 
 from maml_strategy.errors import DataError
 
-__all__ = ["forward_returns", "tradable_returns", "trailing_vol", "label_lag", "LABELS", "known_label_positions"]
+__all__ = ["forward_returns", "tradable_returns", "trailing_vol", "label_lag", "make_labels", "LABELS",
+           "known_label_positions"]
 
 #: label kinds: ``close`` = close(t) -> close(t+h); ``tradable`` = open(t+1) -> open(t+1+h), what a
 #: next-open fill can earn. Both are scaled by the volatility known at t.
@@ -124,6 +125,31 @@ def forward_returns(df: pd.DataFrame, horizon: int = 5, vol_window: int = 20) ->
         y = fwd / (sigma * np.sqrt(horizon))
     y[~np.isfinite(y)] = np.nan
     return pd.Series(y, index=df.index, name=f"fwd_ret_{horizon}")
+
+
+def make_labels(df: pd.DataFrame, features: Any) -> pd.Series:
+    """The training label chosen by ``features.label`` (``close`` or ``tradable``).
+
+    Args:
+        df: OHLCV frame (``open`` and ``close`` columns).
+        features: a :class:`~maml_strategy.config.FeatureConfig` (``label``, ``horizon``, ``vol_window``).
+
+    Returns:
+        float64 Series aligned with ``df.index``; row ``i`` is known at bar
+        ``i + label_lag(features.label, features.horizon)``.
+
+    Example:
+        >>> from maml_strategy.config import FeatureConfig
+        >>> px = [float(100 + i % 3) for i in range(40)]
+        >>> df = pd.DataFrame({"open": px, "close": px})
+        >>> y = make_labels(df, FeatureConfig(label="tradable", horizon=2, vol_window=20))
+        >>> y.iloc[-4:].isna().tolist()  # the last h + 1 = 3 rows are not known inside the frame
+        [False, True, True, True]
+    """
+    label_lag(features.label, features.horizon)  # validates the kind
+    if features.label == "tradable":
+        return tradable_returns(df, features.horizon, features.vol_window)
+    return forward_returns(df, features.horizon, features.vol_window)
 
 
 def known_label_positions(t: int, horizon: int, k: int) -> np.ndarray:
