@@ -90,6 +90,8 @@ class RayExecutor(Executor):
         self._own = not ray.is_initialized()
         if self._own:
             kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
+            # the driver-side "Token authentication is enabled for this Ray cluster" notice on every run
+            __import__("logging").getLogger("ray._private.authentication.authentication_token_setup").setLevel("ERROR")
             ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
         self._remote: dict[Any, Any] = {}
 
