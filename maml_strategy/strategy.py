@@ -31,7 +31,7 @@ from maml_strategy.config import StrategyConfig, TradingConfig, load_config
 from maml_strategy.engine import AdaptationRecord, Decision, SignalEngine
 from maml_strategy.errors import ConfigError, ModelError
 from maml_strategy.features import MultiTimeframeExtractor
-from maml_strategy.features.factors import FACTORS, factor_history, factor_signal
+from maml_strategy.features.factors import FACTORS, factor_history, factor_last
 from maml_strategy.learners import load_learner
 from maml_strategy.regime import Regime, RegimeDetector
 
@@ -399,7 +399,7 @@ class FactorStrategy(_ControlStrategy):
         pred = float("nan")
         if len(closes) >= self._need:
             f = self.cfg.features
-            pred = float(factor_signal(self.p.factor, closes, f.horizon, f.vol_window)[-1])
+            pred = factor_last(self.p.factor, closes, f.horizon, f.vol_window)
         target = self.engine.positions.update(pred, d.close[0])  # the models' mapping (positions.PositionMapper)
         return dataclasses.replace(dec, prediction=pred, target=target)
 

@@ -24,7 +24,7 @@ import numpy as np
 from maml_strategy.errors import DataError
 from maml_strategy.features.labels import trailing_vol
 
-__all__ = ["FACTORS", "reversal", "momentum", "factor_signal", "factor_history"]
+__all__ = ["FACTORS", "reversal", "momentum", "factor_signal", "factor_last", "factor_history"]
 
 #: the factor controls, in report order
 FACTORS = ("reversal", "momentum")
@@ -104,3 +104,33 @@ def factor_signal(name: str, close: np.ndarray, horizon: int = 5, vol_window: in
     if name == "momentum":
         return momentum(close)
     raise DataError(f"unknown factor {name!r}; use one of {', '.join(FACTORS)}")
+
+
+def factor_last(name: str, close: np.ndarray, horizon: int = 5, vol_window: int = 20) -> float:
+    """The factor ``name`` at the last bar of ``close`` only: :func:`factor_signal`'s last value,
+    in O(vol_window) instead of O(len(close)) (what the traded controls call on every bar).
+
+    Example:
+        >>> import numpy as np
+        >>> c = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, 300)))
+        >>> bool(np.isclose(factor_last("reversal", c), factor_signal("reversal", c)[-1], rtol=1e-12))
+        True
+        >>> bool(np.isnan(factor_last("momentum", c[:100])))
+        True
+    """
+    c = np.asarray(close, dtype=np.float64)
+    n = len(c)
+    if name == "reversal":
+        if n <= max(horizon, vol_window):
+            return float("nan")
+        rets = c[n - vol_window :] / c[n - vol_window - 1 : n - 1] - 1.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = -(c[-1] / c[-1 - horizon] - 1.0) / (np.std(rets, ddof=1) * np.sqrt(horizon))
+    elif name == "momentum":
+        if n <= MOMENTUM_LOOKBACK:
+            return float("nan")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = c[-1 - MOMENTUM_SKIP] / c[-1 - MOMENTUM_LOOKBACK] - 1.0
+    else:
+        raise DataError(f"unknown factor {name!r}; use one of {', '.join(FACTORS)}")
+    return float(out) if np.isfinite(out) else float("nan")
