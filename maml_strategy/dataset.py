@@ -6,10 +6,11 @@ the boosted-trees control — builds its arrays here, so they cannot drift.
 1. :func:`symbol_features` computes, once per symbol, the raw feature rows, the
    forward-return labels and the confirmed regime of every bar. Features and
    regimes are causal (row ``t`` uses bars ``<= t`` only); the label of row ``i``
-   uses ``close[i + horizon]`` and is masked per window below.
+   is known at bar ``i + lag`` (:func:`~maml_strategy.features.labels.known_at`) and
+   is masked per window below.
 2. :func:`pool_windows` concatenates the symbols' rows inside a date range, fits
    one scaler on the fitting window's valid rows, and returns, per named window,
-   labels that are NaN outside it or whose horizon runs past its last day, and the
+   labels that are NaN outside it or not known by its last day, and the
    regime segments clipped to it. Features are scale-free, so one scaler and one
    model serve the whole universe.
 
@@ -33,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from maml_strategy.errors import DataError
-from maml_strategy.features import FeatureScaler, MultiTimeframeExtractor, make_labels
+from maml_strategy.features import FeatureScaler, MultiTimeframeExtractor, known_at, make_labels
 from maml_strategy.regime import RegimeDetector, RegimeSegment
 from maml_strategy.regime.detector import segments_from_codes
 
@@ -52,7 +53,7 @@ class SymbolFeatures:
     transition: np.ndarray  # [n] bool: this bar confirmed a new regime
     feature_names: list[str]
     n_cross: int  # cross-timeframe features at the end of each row
-    horizon: int
+    horizon: int  # the label's lag (``features.lag``): row i's label is known at bar i + horizon
 
     def pos(self, date: Any, side: str = "left") -> int:
         """Row position of ``date`` (``searchsorted``)."""
@@ -65,12 +66,11 @@ def feature_layout(cfg: Any) -> tuple[list[str], int, dict[str, Any]]:
     Example:
         >>> from maml_strategy.config import StrategyConfig
         >>> names, n_cross, kw = feature_layout(StrategyConfig())
-        >>> len(names), n_cross, kw["features_per_tf"]
-        (143, 8, 45)
+        >>> len(names), names[0], n_cross, kw["features_per_tf"]
+        (143, 'D:ret_1', 8, 45)
     """
     ex = MultiTimeframeExtractor(timeframes=tuple(cfg.features.timeframes))
-    names = [f"{tf}_{n}" for tf in cfg.features.timeframes for n in ex.feature_names]
-    names += list(ex.cross_feature_names)
+    names = ex.flat_feature_names  # the one spelling: "<tf>:<name>", "cross:<name>"
     n_cross = len(ex.cross_feature_names)
     T = len(cfg.features.timeframes)
     kwargs = {"num_timeframes": T, "features_per_tf": (len(names) - n_cross) // T, "cross_tf_features": n_cross,
@@ -131,13 +131,10 @@ class PooledWindows:
 
 
 def _label_mask(sf: SymbolFeatures, lo: pd.Timestamp, hi: pd.Timestamp) -> np.ndarray:
-    """Labels of rows dated in ``[lo, hi]`` whose horizon ends on or before ``hi``; NaN elsewhere."""
+    """Labels of rows dated in ``[lo, hi]`` known by the window's last bar (:func:`known_at`); NaN elsewhere."""
     a, b = sf.pos(lo), sf.pos(hi, side="right")  # rows [a, b) are inside
-    last = b - 1 - sf.horizon  # the last row whose label is known by the window's last bar
-    y = np.full(len(sf.y), np.nan)
-    if last >= a:
-        y[a : last + 1] = sf.y[a : last + 1]
-    return y
+    pos = np.arange(len(sf.y))
+    return np.where((pos >= a) & known_at(pos, b - 1, sf.horizon), sf.y, np.nan)
 
 
 def pool_windows(

@@ -29,7 +29,7 @@ import torch
 
 from maml_strategy.config import FeatureConfig, TradingConfig
 from maml_strategy.errors import ConfigError
-from maml_strategy.features import MultiTimeframeExtractor, make_labels
+from maml_strategy.features import MultiTimeframeExtractor, make_labels, support_history
 from maml_strategy.features.scaler import FeatureScaler
 from maml_strategy.positions import PositionMapper, exposure_from_prediction
 from maml_strategy.precompute import AdaptationPlanner, Precomputed
@@ -163,7 +163,7 @@ class SignalEngine:
         self.extractor = MultiTimeframeExtractor(timeframes=tuple(self.features_cfg.timeframes))
         h, vw = self.features_cfg.lag, self.features_cfg.vol_window
         # bars kept: the feature window, or enough for K labels (+ their vol windows), whichever is larger
-        self.max_bars = max(self.extractor.window, self.support_size + h + vw + 2)
+        self.max_bars = max(self.extractor.window, support_history(self.support_size, h, vw))
         self._dates = _Ring(self.max_bars, 1, "datetime64[ns]")
         self._ohlcv = _Ring(self.max_bars, 5, np.float64)
         self._rows: deque[np.ndarray | None] = deque(maxlen=self.support_size + h + 1)
@@ -195,7 +195,7 @@ class SignalEngine:
         ``i + features.lag <= t`` are used.
         """
         lag, vw = self.features_cfg.lag, self.features_cfg.vol_window
-        n_keep = self.support_size + lag + vw + 2
+        n_keep = support_history(self.support_size, lag, vw)
         bars = self._ohlcv.last(n_keep)
         dates = self._dates.last(n_keep)[:, 0]
         n = len(bars)

@@ -36,12 +36,12 @@ import torch
 from torch import Tensor
 
 from maml_strategy.errors import ConfigError, DataError, ModelError
+from maml_strategy.features.labels import before_validation
 from maml_strategy.persistence import read_model_file, scaler_from_state, split_scaler_state, write_model_file
 
 __all__ = [
     "GBDTConfig", "GBDTModel", "GBDTAdapted", "train_gbdt", "select_gbdt_params", "default_grid", "score_predictions",
-    "require_lightgbm", "split_window", "INSTALL_HINT",
-]
+    "require_lightgbm", "split_window", "INSTALL_HINT"]
 
 INSTALL_HINT = 'pip install -e ".[trees]"'
 OBJECTIVES = ("l2", "huber")
@@ -182,8 +182,8 @@ def split_window(x: np.ndarray, y: np.ndarray, valid: np.ndarray, val_pos: int,
                  horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Training / validation rows of one window for :func:`train_gbdt` (frame row positions).
 
-    Training rows are valid rows ``i`` with ``i + horizon < val_pos`` (their label ends
-    before the first validation bar); validation rows are valid rows ``i >= val_pos``.
+    Training rows: valid rows ``i`` with :func:`~maml_strategy.features.labels.before_validation`
+    (``i + horizon < val_pos``, horizon = the label's lag); validation rows: valid rows ``i >= val_pos``.
 
     Example:
         >>> x, y = np.arange(20.0).reshape(10, 2), np.arange(10.0)
@@ -192,7 +192,7 @@ def split_window(x: np.ndarray, y: np.ndarray, valid: np.ndarray, val_pos: int,
     """
     pos = np.arange(len(y))
     valid = np.asarray(valid, dtype=bool)
-    tr, va = valid & (pos + horizon < val_pos), valid & (pos >= val_pos)
+    tr, va = valid & before_validation(pos, val_pos, horizon), valid & (pos >= val_pos)
     return x[tr], y[tr], x[va], y[va]
 
 

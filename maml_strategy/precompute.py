@@ -7,7 +7,7 @@ on bars up to it, which ``tests/test_dataset.py`` checks bit for bit).
 transition in one ``vmap`` call instead of one call per transition. Nothing
 here reads the future at decision time: the adaptation *used* at bar ``t``
 comes from the support window whose labels are known at ``t`` (sample ``i``
-with ``i + horizon <= t``), exactly as the streaming engine builds it; it is
+with ``i + lag <= t``, :func:`support_positions`), as the streaming engine builds it; it is
 only *computed* earlier, in a batch. The live path never uses this module.
 
 Example:
@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 
 from maml_strategy.errors import ConfigError
+from maml_strategy.features.labels import known_at
 
 __all__ = ["Precomputed", "PlannedAdaptation", "AdaptationPlanner", "support_positions"]
 
@@ -76,27 +77,25 @@ class Precomputed:
 
 def support_positions(t: int, first: int, valid: np.ndarray, *, support_size: int, horizon: int,
                       vol_window: int) -> np.ndarray:
-    """Rows of the support window at bar ``t``, oldest first (the engine's rule on arrays).
+    """Rows of the support window at bar ``t``, oldest first: the one support rule.
 
-    Candidates are ``t - horizon`` back to ``t - horizon - support_size`` (labels known
-    at ``t``); a candidate counts when ``valid`` (finite features and label) and its
+    Candidates are the ``support_size + 1`` rows ending at ``t - horizon`` whose labels are
+    known at ``t`` (:func:`~maml_strategy.features.labels.known_at`, ``horizon`` being the
+    label's lag); a candidate counts when ``valid`` (finite features and label) and its
     volatility window lies inside the bars fed since row ``first``; at most
-    ``support_size`` are kept, the newest.
+    ``support_size`` are kept, the newest. The streaming engine applies it to its bar
+    buffer, the precomputed path to the whole series.
 
     Example:
-        >>> support_positions(50, 0, np.ones(60, bool), support_size=4, horizon=5, vol_window=20).tolist()
-        [42, 43, 44, 45]
+        >>> valid = np.ones(60, bool); valid[44] = False
+        >>> support_positions(50, 0, valid, support_size=4, horizon=5, vol_window=20).tolist()
+        [41, 42, 43, 45]
+        >>> support_positions(24, 0, valid, support_size=4, horizon=5, vol_window=20).tolist()  # vol window
+        []
     """
-    out: list[int] = []
-    for back in range(horizon, min(support_size + horizon + 1, t - first + 1)):
-        p = t - back
-        if p - first - vol_window < 0:
-            break
-        if valid[p]:
-            out.append(p)
-            if len(out) == support_size:
-                break
-    return np.asarray(out[::-1], dtype=np.int64)
+    cand = np.arange(max(t - horizon - support_size, first + vol_window, 0), t + 1)
+    cand = cand[known_at(cand, t, horizon)]
+    return cand[valid[cand]][-support_size:].astype(np.int64)
 
 
 @dataclass

@@ -30,7 +30,7 @@ import pandas as pd
 from maml_strategy.config import StrategyConfig, TradingConfig, load_config
 from maml_strategy.engine import AdaptationRecord, Decision, SignalEngine
 from maml_strategy.errors import ConfigError, ModelError
-from maml_strategy.features import MultiTimeframeExtractor
+from maml_strategy.features import MultiTimeframeExtractor, support_history
 from maml_strategy.features.factors import FACTORS, factor_history, factor_last
 from maml_strategy.learners import load_learner
 from maml_strategy.regime import Regime, RegimeDetector
@@ -126,7 +126,7 @@ class _EngineStrategy(bt.Strategy):
         longer, plus one support window (K samples whose labels and volatility are
         known). With precomputed features and regimes only the support window.
         """
-        support = cfg.maml.support_size + cfg.features.lag + cfg.features.vol_window + 2
+        support = support_history(cfg.maml.support_size, cfg.features.lag, cfg.features.vol_window)
         if precomputed:
             return support
         return max(RegimeDetector(cfg.regime).warmup,

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from maml_strategy.config import StaticConfig
 from maml_strategy.errors import ConfigError, DataError
+from maml_strategy.features.labels import before_validation
 from maml_strategy.learner import Learner, apply_num_threads, resolve_device
 from maml_strategy.model import HierarchicalTimeframeNet
 
@@ -74,17 +75,22 @@ def time_split(n: int, positions: np.ndarray, val_fraction: float, horizon: int)
     """Split time-ordered sample positions into train / validation with a label gap.
 
     The last ``ceil(val_fraction * len(positions))`` samples are validation;
-    training keeps samples ``i`` with ``i + horizon <= first_val_position``
-    (their labels are known before the validation period starts).
+    training keeps samples ``i`` whose labels are known by the last row before
+    the first validation position (:func:`~maml_strategy.features.labels.before_validation`:
+    ``i + horizon < first_val_position``, ``horizon`` being the label's lag).
 
     Returns:
         ``(train_positions, val_positions)``.
+
+    Example:
+        >>> [p.tolist() for p in time_split(10, np.arange(10), 0.2, horizon=3)]
+        [[0, 1, 2, 3, 4], [8, 9]]
     """
     del n
     n_val = max(1, int(math.ceil(val_fraction * len(positions))))
     val = positions[-n_val:]
     train = positions[: len(positions) - n_val]
-    train = train[train + horizon <= val[0]]
+    train = train[before_validation(train, int(val[0]), horizon)]
     return train, val
 
 

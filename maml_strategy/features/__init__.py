@@ -6,7 +6,8 @@ Example:
 
 from maml_strategy.features.extractor import FeatureRow, Features, MultiTimeframeExtractor
 from maml_strategy.features.factors import FACTORS, factor_signal, momentum, reversal
-from maml_strategy.features.labels import LABELS, forward_returns, known_label_positions, label_lag, make_labels, tradable_returns
+from maml_strategy.features.labels import (LABELS, before_validation, forward_returns, known_at, label_lag, make_labels,
+                                          support_history, tradable_returns)
 from maml_strategy.features.scaler import FeatureScaler
 
 __all__ = [
@@ -23,5 +24,7 @@ __all__ = [
     "Features",
     "MultiTimeframeExtractor",
     "forward_returns",
-    "known_label_positions",
+    "known_at",
+    "before_validation",
+    "support_history",
 ]

@@ -1,8 +1,16 @@
 """Prediction targets. THE ONE PLACE IN THE LIBRARY THAT LOOKS AHEAD.
 
-The label of row ``i`` uses ``close[i + horizon]``: it is *known* only at bar
-``i + horizon``. Training uses labels of past rows; at trading time a sample's
-label may be used only once ``i + horizon <= t`` (see :func:`known_label_positions`).
+The label of row ``i`` ends ``lag`` bars later (:func:`label_lag`: ``horizon`` for the
+close label, ``horizon + 1`` for the tradable one): it is *known* only at bar
+``i + lag``. Every causal gap of the library is that one rule, :func:`known_at`:
+
+- at trading time a sample's label may be used once ``i + lag <= t`` (the support
+  window, ``maml_strategy.precompute.support_positions``);
+- a window keeps the labels known by its last bar (``maml_strategy.dataset``);
+- a training row precedes the validation rows iff its label is known by the last
+  bar before them (:func:`before_validation`).
+
+:func:`support_history` is the history one support window needs (the warm-up).
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import pandas as pd
 from maml_strategy.errors import DataError
 
 __all__ = ["forward_returns", "tradable_returns", "trailing_vol", "label_lag", "make_labels", "LABELS",
-           "known_label_positions"]
+           "known_at", "before_validation", "support_history"]
 
 #: label kinds: ``close`` = close(t) -> close(t+h); ``tradable`` = open(t+1) -> open(t+1+h), what a
 #: next-open fill can earn. Both are scaled by the volatility known at t.
@@ -152,15 +160,40 @@ def make_labels(df: pd.DataFrame, features: Any) -> pd.Series:
     return forward_returns(df, features.horizon, features.vol_window)
 
 
-def known_label_positions(t: int, horizon: int, k: int) -> np.ndarray:
-    """Row positions of the last ``k`` samples whose labels are known at bar ``t``.
+def known_at(i: Any, t: Any, lag: int) -> Any:
+    """Whether the label of row ``i`` is known at the close of bar ``t``: ``i + lag <= t``.
 
-    Sample ``i`` is known at ``t`` iff ``i + horizon <= t``.
+    The one causal rule (``i`` and ``t`` may be arrays).
 
     Example:
-        >>> known_label_positions(t=100, horizon=5, k=3).tolist()
-        [93, 94, 95]
+        >>> known_at(np.arange(93, 97), 100, lag=5).tolist()
+        [True, True, True, False]
     """
-    last = t - horizon
-    first = max(0, last - k + 1)
-    return np.arange(first, last + 1) if last >= 0 else np.arange(0)
+    return np.asarray(i) + lag <= t
+
+
+def before_validation(i: Any, first_val: int, lag: int) -> Any:
+    """Whether training row ``i`` may train a model validated from row ``first_val`` on.
+
+    Its label must be known by the last bar before the validation rows
+    (``known_at(i, first_val - 1, lag)``), as a window's labels are known by its last
+    bar (``maml_strategy.dataset``): no training label reaches a validation bar.
+
+    Example:
+        >>> before_validation(np.arange(3, 7), first_val=10, lag=5).tolist()
+        [True, True, False, False]
+    """
+    return known_at(i, first_val - 1, lag)
+
+
+def support_history(support_size: int, lag: int, vol_window: int) -> int:
+    """Bars of history a support window needs: ``support_size`` samples whose labels
+    (``lag`` bars) and volatility (``vol_window`` returns, one more close) are known, plus one.
+
+    Used by the engine's bar buffer and by every strategy's warm-up.
+
+    Example:
+        >>> support_history(32, 5, 20)
+        59
+    """
+    return int(support_size) + int(lag) + int(vol_window) + 2
