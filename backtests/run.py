@@ -48,7 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "a YAML list or 'SPY,QQQ' (the test symbol may be outside it)")
     p.add_argument("--skip-bad-symbols", action="store_true", help="continue without training symbols that fail to load")
     p.add_argument("--tearsheet", action="store_true",
-                   help='also write tearsheet.html (MAML vs buy-and-hold; needs pip install -e ".[report]")')
+                   help='also write tearsheet.html (MAML vs buy-and-hold on the table\'s dates, price basis and seeds: '
+                        'the mean equity over seeds; needs pip install -e ".[report]")')
     p.add_argument("--quiet", action="store_true", help="no progress bars or stage lines")
     args = p.parse_args(argv)
     custom = [args.train_start, args.train_end, args.test_start, args.test_end]
@@ -111,7 +112,12 @@ def main(argv: list[str] | None = None) -> int:
                          cache_dir=args.cache_dir or None, progress=not args.quiet, train_frames=train_frames,
                          price_basis=args.price_basis, say=say)
     say("writing outputs")
-    paths = write_outputs(res, out, tearsheet=args.tearsheet)
+    tearsheet = {}
+    if args.tearsheet:  # before summary.json, which is written last: a failed tearsheet leaves no new summary
+        from maml_strategy.backtest.tearsheet import write_experiment_tearsheet
+
+        tearsheet["tearsheet"] = write_experiment_tearsheet(res, out / "tearsheet.html")
+    paths = {**write_outputs(res, out), **tearsheet}
     summary = res.summary()
     trained_on = args.symbol.upper() if not args.train_universe else f"{len(res.train_symbols)} symbols"
     print(f"\n{args.symbol.upper()} test {period.test_start.date()}..{period.test_end.date()}, "
