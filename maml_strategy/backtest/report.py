@@ -182,8 +182,8 @@ def report_figure(
     if adapt_handle is not None:
         handles.append(Line2D([], [], marker="v", ls="", color="#777777", markeredgecolor="black", markersize=8))
         labels.append("model adaptation")
-    ax1.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False,
-               title="strategy (total return)", title_fontsize=9, alignment="left")
+    strategy_legend = ax1.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9,
+                                 frameon=False, title="strategy (total return)", title_fontsize=9, alignment="left")
     last = axes[-1]
     if drawdown:
         ax2 = axes[1]
@@ -195,6 +195,8 @@ def report_figure(
     if seen_regimes:
         order = [r for r in REGIME_COLORS if r in seen_regimes]
         reg_handles = [Patch(facecolor=REGIME_COLORS[r], edgecolor="#999999", lw=0.5) for r in order]
+        if last is ax1:  # one panel: a second legend() would replace the strategies' legend
+            ax1.add_artist(strategy_legend)
         last.legend(reg_handles, [r.replace("_", " ") for r in order], loc="lower left", bbox_to_anchor=(1.01, 0.0),
                     fontsize=9, frameon=False, title="regime (shading)", title_fontsize=9, alignment="left")
     locator = mdates.AutoDateLocator()
