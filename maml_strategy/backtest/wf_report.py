@@ -118,12 +118,16 @@ def _ci(c: dict[str, Any] | None, scale: float = 1.0, unit: str = "") -> str:
 
 def format_walk_forward(summary: dict[str, Any]) -> str:
     """Readable tables: aggregate per strategy, paired comparisons with CIs, skill per model."""
-    lines = ["| strategy | mean Sharpe | median Sharpe | mean return | median return | worst DD | mean exposure | "
-             "exp. bear-hv | exp. other |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| strategy | mean Sharpe | median Sharpe | mean return | median return | alpha vs B&H (95% CI) | beta | "
+             "worst DD | mean exposure | exp. bear-hv | exp. other |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, a in summary["aggregate"].items():
+        ci = a.get("alpha_ci95")
+        alpha = _pct(a.get("alpha")) + (f" ({_pct(ci[0])}, {_pct(ci[1])})" if ci else "")
+        beta = "n/a" if a.get("beta") is None else f"{a['beta']:.2f}"
         lines.append(f"| {name} | {a['mean_sharpe']:.2f} | {a['median_sharpe']:.2f} | {_pct(a['mean_return'])} | "
-                     f"{_pct(a['median_return'])} | {a['worst_drawdown'] * 100:.1f}% | {a['mean_exposure'] * 100:.0f}% | "
-                     f"{_pct(a['mean_exposure_bear_high_vol'])} | {_pct(a['mean_exposure_other_regimes'])} |")
+                     f"{_pct(a['median_return'])} | {alpha} | {beta} | {a['worst_drawdown'] * 100:.1f}% | "
+                     f"{a['mean_exposure'] * 100:.0f}% | {_pct(a['mean_exposure_bear_high_vol'])} | "
+                     f"{_pct(a['mean_exposure_other_regimes'])} |")
     lines += ["", "Paired differences, mean over symbol-years (95% CI: bootstrap resampling symbols and years):", "",
               "| comparison | Sharpe diff | return diff (pp) |", "|---|---|---|"]
     for name, c in summary["comparisons"].items():
@@ -159,7 +163,53 @@ def format_walk_forward(summary: dict[str, Any]) -> str:
                     ci = e.get("ic_ci95")
                     cells.append(f"{e['ic']:+.3f}" + (f" ({ci[0]:+.3f}, {ci[1]:+.3f})" if ci else ""))
             lines.append(f"| {y} | " + " | ".join(cells) + " |")
+        lines += _factor_skill_lines(summary["skill"])
     return "\n".join(lines)
+
+
+def _mci(d: Any, p: int = 3) -> str:
+    """``+0.012 (-0.003, +0.027)`` from ``{"mean", "ci95"}`` (or a bare number)."""
+    if isinstance(d, dict):
+        m, ci = d.get("mean"), d.get("ci95")
+    else:
+        m, ci = d, None
+    if m is None or not np.isfinite(m):
+        return "n/a"
+    return f"{m:+.{p}f}" + (f" ({ci[0]:+.{p}f}, {ci[1]:+.{p}f})" if ci and None not in ci else "")
+
+
+def _factor_skill_lines(skill: dict[str, Any]) -> list[str]:
+    """The factor-aware skill table (tradable label) and the adaptation gain, with its per-regime split."""
+    lines = ["", "Skill beyond the factors (tradable label: next open -> open 5 bars later; ts = per symbol-year, "
+             "cs = per date across symbols, Newey-West t):", "",
+             "| model | ts IC | cs IC (95% CI, t) | timing IC | selection IC | IC beyond reversal+momentum | "
+             "hit rate, demeaned | up share |", "|---|---|---|---|---|---|---|---|"]
+    for model, s in skill.items():
+        if "ts_ic" not in s:
+            continue
+        t = s.get("cs_ic_t")
+        cs = _mci({"mean": s.get("cs_ic"), "ci95": s.get("cs_ic_ci95")}) + ("" if t is None else f", t {t:+.1f}")
+        hit, up = s.get("hit_rate_demeaned") or {}, s.get("up_share") or {}
+        share = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"  # noqa: E731
+        lines.append(f"| {model} | {_mci(s['ts_ic'])} | {cs} | {_mci(s.get('timing_ic'))} | "
+                     f"{_mci(s.get('selection_ic'))} | {_mci(s.get('resid_ic'))} | {share(hit.get('mean'))} | "
+                     f"{share(up.get('mean'))} |")
+    gains = {m: s["adaptation_gain"] for m, s in skill.items() if s.get("adaptation_gain")}
+    if gains:
+        regimes = sorted({r for g in gains.values() for r in (g.get("per_regime") or {})})
+        lines += ["", "Adaptation gain (adapted minus the same model with adaptation off, paired by symbol-year; "
+                  "alpha in pp a year; IC on the tradable label):", "",
+                  "| model | alpha gain | IC gain | bias reduction | " + " | ".join(f"IC gain {r}" for r in regimes)
+                  + " |", "|---" * (4 + len(regimes)) + "|"]
+        for model, g in gains.items():
+            a = g.get("alpha") or {}
+            alpha = "n/a" if a.get("mean") is None else (
+                f"{100 * a['mean']:+.2f}" + (f" ({100 * a['ci95'][0]:+.2f}, {100 * a['ci95'][1]:+.2f})"
+                                             if a.get("ci95") else ""))
+            per = g.get("per_regime") or {}
+            lines.append(f"| {model} | {alpha} | {_mci(g.get('ic'))} | {_mci(g.get('bias'))} | "
+                         + " | ".join(_mci(per.get(r)) for r in regimes) + " |")
+    return lines
 
 
 _HEATMAP_DPI = 110
