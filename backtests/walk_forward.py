@@ -5,6 +5,7 @@
     python backtests/walk_forward.py --universe SPY --first 2008 --last 2023            # one symbol
     python backtests/walk_forward.py --universe DIR --train-universe OTHER_DIR ...      # test on unseen symbols
     python backtests/walk_forward.py ... --executor ray --workers 2                      # scale out (pip install -e ".[scale]")
+    python backtests/walk_forward.py ... --mode portfolio --top-k 10 --n-drop 2          # top-k portfolios vs equal weight
 
 Per (training window, seed) one universe model is trained (cached); per (symbol,
 year, seed) every strategy is backtested (cached, so a killed run resumes):
@@ -50,6 +51,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cache-dir", default=str(HERE / "cache"), help="model/feature/result cache")
     p.add_argument("--out", default=str(HERE / "results" / "walk_forward"), help="output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bars or stage lines")
+    p.add_argument("--mode", choices=("symbol", "portfolio"), default="symbol",
+                   help="symbol: every strategy per symbol; portfolio: top-k portfolios over the universe")
+    p.add_argument("--top-k", type=int, default=5, help="portfolio: names held (1..universe size)")
+    p.add_argument("--n-drop", type=int, default=None, help="portfolio: most names replaced per rebalance (None = top-k)")
+    p.add_argument("--rebalance", choices=("daily", "weekly", "monthly"), default="weekly", help="portfolio: when to re-rank")
     a = p.parse_args(argv)
     if a.first > a.last:
         error(f"{a.first} is after --last {a.last}; swap them", flag="--first")
@@ -66,6 +72,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if a.symbols:
         a.test_uni = a.test_uni.subset(a.symbols.split(","), flag="--symbols")
     a.train_uni = resolve_universe(a.train_universe) if a.train_universe else a.test_uni
+    if a.mode == "portfolio":  # universe size and top-k checked before torch loads; dates once the data is read
+        n = len(a.test_uni.symbols)
+        if n < 2:
+            error(f"portfolio mode needs at least 2 symbols, got {n}; add symbols with --universe/--symbols", flag="--mode")
+        if not 1 <= a.top_k <= n:
+            error(f"must be in [1, {n}] (the universe's symbols), got {a.top_k}", flag="--top-k")
+        if a.n_drop is not None and not 0 <= a.n_drop <= a.top_k:
+            error(f"must be in [0, --top-k {a.top_k}], got {a.n_drop}", flag="--n-drop")
     return a
 
 
@@ -84,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, say, t0: float) -> int:  # noqa: ANN001
+    if args.mode == "portfolio":
+        from maml_strategy.backtest.portfolio_report import run_portfolio_mode
+
+        return run_portfolio_mode(args, say, t0)
     import warnings
 
     import pandas as pd
@@ -109,12 +127,14 @@ def _run(args: argparse.Namespace, say, t0: float) -> int:  # noqa: ANN001
         say(f"warning: {' '.join(str(w.message).split())}")
     test_refs = [(s, test_uni.path_of(s)) for s in good_test]
     train_refs = [(s, train_uni.path_of(s)) for s in good_train]
-    del good_test, good_train  # workers load what they need
+    frames = {**good_train, **good_test}  # loaded and validated once: the tasks get them through the executor
+    del good_test, good_train
     plan = WalkForwardPlan(test_refs, train_refs, args.first, args.last, args.train_years,
                            list(range(args.seeds)), args.price_basis)
     executor = make_executor(args.executor, workers=args.workers, address=args.ray_address)
     try:
-        res = run_walk_forward(plan, cfg, executor=executor, cache_dir=args.cache_dir, progress=not args.quiet, say=say)
+        res = run_walk_forward(plan, cfg, executor=executor, cache_dir=args.cache_dir, progress=not args.quiet, say=say,
+                               frames=frames)
     finally:
         executor.close()
     rows = pd.DataFrame(res["rows"])

@@ -4,11 +4,16 @@ Given one score per symbol and the current holdings, :func:`topk_dropout` return
 holdings: the top ``k`` names, replacing at most ``n_drop`` of them per rebalance, as qlib's
 ``TopkDropoutStrategy`` (``method_sell="bottom"``, ``method_buy="top"``):
 
-1. ``held`` = the current holdings that have a score, best first; ``cand`` = the other scored
-   names, best first; ``today`` = the first ``n_drop + k - len(held)`` of ``cand``;
-2. ``comb`` = ``held`` and ``today`` together, best first;
-3. sell the held names among the last ``n_drop`` of ``comb``;
-4. buy the first ``len(sell) + k - len(held)`` of ``today``.
+1. ``ideal`` = the top ``k`` of every scored name (held or not), best first;
+2. ``free`` = ``k - len(held)`` empty slots; ``to_buy`` = the names of ``ideal`` not held (best
+   first); ``to_sell`` = the held names not in ``ideal`` (worst first);
+3. ``r = min(n_drop, len(to_sell), len(to_buy) - free)`` replacements: sell the first ``r`` of
+   ``to_sell``, buy the first ``r + free`` of ``to_buy``.
+
+This equals qlib's rule (sell the held names among the last ``n_drop`` of the held names and
+the best ``n_drop + k - len(held)`` candidates, buy as many) whenever there are enough
+candidates; unlike it, a name is never sold without a better-ranked replacement (qlib's rule
+empties a book whose universe has fewer than ``n_drop`` names outside it).
 
 A holding without a score this bar (no bar that day, or no history yet) is *frozen*: it is
 kept, it takes one of the ``k`` slots, and it is neither ranked nor sold. Ties are broken
@@ -102,22 +107,20 @@ def topk_dropout(scores: Mapping[str, float], held: Sequence[str], k: int, n_dro
     if k < 1 or n_drop < 0:
         raise ConfigError(f"topk_dropout needs k >= 1 and n_drop >= 0, got k={k}, n_drop={n_drop}")
     sc = _finite(scores)
+    held = list(dict.fromkeys(held))
     frozen = [s for s in held if s not in sc]
     k_eff = max(k - len(frozen), 0)
-    ranked_held = _best_first([s for s in dict.fromkeys(held) if s in sc], sc)
-    if len(ranked_held) > k_eff:  # more holdings than slots (k lowered): the worst must go, cap or not
-        ranked_held, over = ranked_held[:k_eff], ranked_held[k_eff:]
-    else:
-        over = []
-    held_set = set(ranked_held) | set(over) | set(frozen)
-    cand = _best_first([s for s in sc if s not in held_set and s not in set(exclude)], sc)
-    today = cand[: max(n_drop + k_eff - len(ranked_held), 0)]
-    comb = _best_first(ranked_held + today, sc)
-    bottom = set(comb[len(comb) - n_drop:]) if n_drop > 0 else set()
-    sell = [s for s in ranked_held if s in bottom]
-    buy = today[: max(len(sell) + k_eff - len(ranked_held), 0)]
-    kept = [s for s in ranked_held if s not in bottom]
-    return kept + frozen + buy
+    ranked_held = _best_first([s for s in held if s in sc], sc)
+    ranked_held, over = ranked_held[:k_eff], ranked_held[k_eff:]  # more holdings than slots: the worst go, cap or not
+    blocked = set(held) | set(exclude)
+    ideal = _best_first([s for s in sc if s in ranked_held or s not in blocked], sc)[:k_eff]
+    free = k_eff - len(ranked_held)
+    to_buy = [s for s in ideal if s not in ranked_held]  # best first
+    to_sell = [s for s in reversed(ranked_held) if s not in ideal]  # worst first
+    r = min(n_drop, len(to_sell), max(len(to_buy) - free, 0))
+    sell = set(to_sell[:r])
+    del over  # sold: no slot left for them
+    return [s for s in ranked_held if s not in sell] + frozen + to_buy[: r + free]
 
 
 def select_portfolio(scores: Mapping[str, float], long_held: Sequence[str], short_held: Sequence[str],
