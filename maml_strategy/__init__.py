@@ -14,6 +14,8 @@ Strategies (backtrader; ``STRATEGIES`` maps the backtests' kinds to these classe
     ExposureMatchedStrategy  constant mix at a given exposure, rebalanced monthly (diagnostic)
     BuyAndHoldStrategy     the benchmark: max_exposure from trade_start on
     STRATEGIES             {"maml": MAMLRegimeStrategy, ..., "buy_and_hold": BuyAndHoldStrategy}
+    PortfolioStrategy      one strategy over many datas: rank by a model or factor, hold the top k
+    run_portfolio          backtest PortfolioStrategy on a {symbol: frame} universe over a window
 
 Regimes
     Regime                 the six regimes (bull/bear/sideways x low/high volatility)
@@ -75,6 +77,8 @@ _ERROR_NAMES = ("MamlStrategyError", "DataError", "ConfigError", "ModelError", "
 # Public name -> "module:attribute". The only place to change when a name moves.
 _LAZY: dict[str, str] = {
     **{name: f"maml_strategy.strategy:{name}" for name in _STRATEGY_NAMES},
+    "PortfolioStrategy": "maml_strategy.portfolio:PortfolioStrategy",
+    "run_portfolio": "maml_strategy.portfolio:run_portfolio",
     "Regime": "maml_strategy.regime:Regime",
     "RegimeDetector": "maml_strategy.regime:RegimeDetector",
     "RegimeIndicator": "maml_strategy.indicators:RegimeIndicator",

@@ -55,7 +55,7 @@ def _iso_week(d: pd.Timestamp) -> tuple[int, int]:
 class PortfolioStrategy(bt.Strategy):
     """Rank a universe by a model's prediction or a factor and hold the top k (long-only by default).
 
-    Params (``python -m maml_strategy params PortfolioStrategy`` prints them as a table):
+    Params (``maml_strategy.cli.strategy_params(PortfolioStrategy)`` lists them):
         model (None): a loaded learner shared by every symbol (each symbol adapts its own copy of the parameters).
         model_path (None): path of a saved model file (used when ``model`` is None).
         config (None): a StrategyConfig, a YAML path or None = defaults (regime, features, trading costs).
