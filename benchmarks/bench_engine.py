@@ -1,11 +1,13 @@
 """Speed of the MAML strategy against bare backtrader on the same feed (benchmark, not a test).
 
-    python benchmarks/bench_engine.py [--symbol SPY] [--start 2003-01-01] [--end 2008-12-31] [--repeat 3]
+    python benchmarks/bench_engine.py [--symbol SPY] [--start 2003-01-01] [--end 2008-12-31] [--repeat 7]
 
-Prints per-bar costs and ONE line ``ratio=R``: the MAML strategy's bars per second
-(features and regimes precomputed once, as the backtests do; model prediction and
-adaptation per bar) divided by bare backtrader's (a two-SMA crossover strategy on
-the same feed, next mode), measured in the same run. Goal: R >= 0.5.
+Prints per-bar costs and ONE line ``ratio=R range=LO-HI runs=N``: the MAML strategy's
+bars per second (features and regimes precomputed once, as the backtests do; model
+prediction and adaptation per bar) divided by bare backtrader's (a two-SMA crossover
+strategy on the same feed, next mode). The two strategies run interleaved (bare, MAML,
+bare, MAML, ...; the order alternates every pair) so that a noisy neighbour slows both
+alike; ``R`` is the median of the ``N`` pairwise ratios, ``LO-HI`` their range.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--symbol", default="SPY", help="symbol (usual data search order)")
     ap.add_argument("--start", type=iso_date, default="2003-01-01", help="first bar")
     ap.add_argument("--end", type=iso_date, default="2008-12-31", help="last bar")
-    ap.add_argument("--repeat", type=positive_int, default=3, help="runs per strategy (best is kept)")
+    ap.add_argument("--repeat", type=positive_int, default=7, help="interleaved pairs of runs (>= 5 for a median)")
     args = ap.parse_args(argv)
+    if args.repeat < 5:
+        ap.error("--repeat must be >= 5: the ratio is the median of the interleaved pairs")
 
     import backtrader as bt
     import torch
@@ -57,19 +61,23 @@ def main(argv: list[str] | None = None) -> int:
             self.order_target_percent(target=0.98 if self.fast[0] > self.slow[0] else 0.0)
 
     def timed(strategy: type, **kw: object) -> tuple[float, object]:
-        best, strat = float("inf"), None
-        for _ in range(args.repeat):
-            cerebro = bt.Cerebro(stdstats=False)
-            cerebro.adddata(bt.feeds.PandasData(dataname=feed))
-            cerebro.addstrategy(strategy, **kw)
-            t = time.perf_counter()
-            strat = cerebro.run(runonce=False)[0]
-            best = min(best, time.perf_counter() - t)
-        return best, strat
+        cerebro = bt.Cerebro(stdstats=False)
+        cerebro.adddata(bt.feeds.PandasData(dataname=feed))
+        cerebro.addstrategy(strategy, **kw)
+        t = time.perf_counter()
+        strat = cerebro.run(runonce=False)[0]
+        return time.perf_counter() - t, strat
 
     n = len(feed)
-    t_bare, _ = timed(TwoSMA)
-    t_maml, strat = timed(MAMLRegimeStrategy, model=maml, config=cfg, precomputed=pre)
+    maml_kw = {"model": maml, "config": cfg, "precomputed": pre}
+    timed(TwoSMA), timed(MAMLRegimeStrategy, **maml_kw)  # warm both (imports, torch kernels)
+    t_bare, t_maml, ratios = [], [], []
+    for k in range(args.repeat):  # one pair per repeat, the order alternating
+        pair = {}
+        for cls in (TwoSMA, MAMLRegimeStrategy)[:: 1 if k % 2 == 0 else -1]:
+            pair[cls] = timed(cls, **(maml_kw if cls is MAMLRegimeStrategy else {}))
+        (tb, _), (tm, strat) = pair[TwoSMA], pair[MAMLRegimeStrategy]
+        t_bare.append(tb), t_maml.append(tm), ratios.append(tb / tm)  # = (n / tm) / (n / tb)
     adapt_ms = [a.ms for a in strat.adaptations]
 
     engine = SignalEngine(maml, adapt=True, regime=cfg.regime, features=cfg.features, trading=cfg.trading)
@@ -82,11 +90,13 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"{args.symbol} {n} bars, torch threads 1")
     print(f"precompute features + regimes once: {t_pre * 1e3:.0f} ms ({t_pre / n * 1e6:.0f} us/bar)")
-    print(f"bare backtrader (two SMAs, next mode): {t_bare / n * 1e3:.3f} ms/bar, {n / t_bare:.0f} bars/s")
-    print(f"MAML strategy, precomputed: {t_maml / n * 1e3:.3f} ms/bar, {n / t_maml:.0f} bars/s, "
+    tb, tm = statistics.median(t_bare), statistics.median(t_maml)
+    print(f"bare backtrader (two SMAs, next mode): median {tb / n * 1e3:.3f} ms/bar, {n / tb:.0f} bars/s")
+    print(f"MAML strategy, precomputed: median {tm / n * 1e3:.3f} ms/bar, {n / tm:.0f} bars/s, "
           f"{len(adapt_ms)} adaptations (median {statistics.median(adapt_ms) if adapt_ms else 0:.1f} ms)")
     print(f"streaming engine.on_bar (drop-in / live path): median {statistics.median(steady):.3f} ms")
-    print(f"ratio={(n / t_maml) / (n / t_bare):.2f}")
+    print("pairwise ratios: " + " ".join(f"{r:.2f}" for r in ratios))
+    print(f"ratio={statistics.median(ratios):.2f} range={min(ratios):.2f}-{max(ratios):.2f} runs={len(ratios)}")
     return 0
 
 

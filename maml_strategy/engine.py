@@ -6,8 +6,14 @@ transition, the model's prediction and the target exposure. On a confirmed
 transition (and every ``readapt_every`` bars when set) it adapts the model on
 the trailing support window: the last ``support_size`` samples whose labels
 are fully known at this bar (sample ``i`` is known at bar ``t`` iff
-``i + horizon <= t``). Everything it uses lives in bounded buffers, so the work
-per bar does not grow with the history.
+``i + lag <= t``, :func:`~maml_strategy.precompute.support_positions`).
+
+One decision core, two row sources: :class:`StreamingRows` computes regime and
+features per bar from bounded buffers (live, drop-in; the work per bar does not
+grow with the history); :class:`PrecomputedRows` looks them up in a
+:class:`Precomputed` series and batches the adaptations (backtests). Both give
+:meth:`SignalEngine.on_bar` a :class:`BarRow` and a :class:`Support` through the
+same support rule.
 
 Example:
     >>> from maml_strategy.engine import SignalEngine  # doctest: +SKIP
@@ -32,11 +38,11 @@ from maml_strategy.errors import ConfigError
 from maml_strategy.features import MultiTimeframeExtractor, make_labels, support_history
 from maml_strategy.features.scaler import FeatureScaler
 from maml_strategy.positions import PositionMapper, exposure_from_prediction
-from maml_strategy.precompute import AdaptationPlanner, Precomputed
+from maml_strategy.precompute import AdaptationPlanner, Precomputed, support_positions
 from maml_strategy.regime import Regime, RegimeConfig, RegimeDetector
 
 __all__ = ["SupportsAdapt", "Decision", "AdaptationRecord", "Precomputed", "SignalEngine", "exposure_from_prediction",
-           "PositionMapper"]
+           "PositionMapper", "BarRow", "Support", "StreamingRows", "PrecomputedRows"]
 
 
 class SupportsAdapt(Protocol):
@@ -113,8 +119,180 @@ class _Ring:
         return self._buf[self._end - n : self._end]
 
 
+@dataclass
+class BarRow:
+    """What a row source gives the decision core for one bar."""
+
+    regime: Regime | None  # confirmed regime after this bar (None in warm-up)
+    transition: bool  # this bar confirmed a new regime
+    scaled: np.ndarray | None  # the scaled feature row (None: no learner or no valid features yet)
+    i: int  # the bar's row: its position in the bar stream (streaming) or in the series (precomputed)
+
+
+@dataclass
+class Support:
+    """An adaptation on the support window of one bar (support rule: ``precompute.support_positions``)."""
+
+    params: Any  # the adapted parameters
+    dates: list[Any]  # dates of the support samples, oldest first
+    loss_before: float
+    loss_after: float
+    ms: float
+
+
+class StreamingRows:
+    """Row source of the live / drop-in path: regimes and features computed per bar from bounded buffers.
+
+    :meth:`support` applies the one support rule
+    (:func:`~maml_strategy.precompute.support_positions`) to the buffered bars, with the
+    training label of :func:`~maml_strategy.features.labels.make_labels` computed on them.
+    """
+
+    def __init__(self, engine: SignalEngine) -> None:
+        self.engine = engine
+        e, h, vw = engine, engine.features_cfg.lag, engine.features_cfg.vol_window
+        self.n_keep = support_history(e.support_size, h, vw)  # bars behind one support window
+        # bars kept: the feature window, or enough for K labels (+ their vol windows), whichever is larger
+        self.max_bars = max(e.extractor.window, self.n_keep)
+        self._dates = _Ring(self.max_bars, 1, "datetime64[ns]")
+        self._ohlcv = _Ring(self.max_bars, 5, np.float64)
+        self._rows: deque[np.ndarray | None] = deque(maxlen=e.support_size + h + 1)
+        self._n = 0
+
+    def push_bar(self, ts: pd.Timestamp, bar: tuple[float, float, float, float, float]) -> None:
+        """Buffer one bar (the feature window's and the support window's history)."""
+        self._dates.append(np.datetime64(ts.value, "ns"))
+        self._ohlcv.append(bar)
+
+    def push_row(self, scaled: np.ndarray | None) -> int:
+        """Buffer the bar's scaled row (None: no valid features); returns the bar's position in the stream."""
+        self._rows.append(scaled)
+        self._n += 1
+        return self._n - 1
+
+    def row(self, ts: pd.Timestamp, bar: tuple[float, float, float, float, float]) -> BarRow:
+        """Regime, transition and scaled features of this bar, computed on the buffered bars."""
+        e = self.engine
+        self.push_bar(ts, bar)
+        regime = e.detector.update({"high": bar[1], "low": bar[2], "close": bar[3]})
+        raw = self._feature_row() if e.learner is not None else None
+        scaled = None if raw is None else self.scale(raw)
+        return BarRow(regime, bool(e.detector.transition), scaled, self.push_row(scaled))
+
+    def _feature_row(self) -> np.ndarray | None:
+        ex = self.engine.extractor
+        if len(self._ohlcv) < ex.min_history:
+            return None
+        n = ex.window
+        row = ex.transform_last_arrays(self._dates.last(n)[:, 0], self._ohlcv.last(n)).flat()
+        return row if np.isfinite(row).all() else None
+
+    def scale(self, row: np.ndarray) -> np.ndarray:
+        """The learner's scaling of one raw feature row."""
+        scaler = getattr(self.engine.learner, "scaler", None)
+        return scaler.transform(row[None, :])[0] if scaler is not None else row.astype(np.float32)
+
+    def support_window(self) -> tuple[np.ndarray, np.ndarray, list[pd.Timestamp]]:
+        """The last ``support_size`` (scaled features, labels, dates) whose labels are known now."""
+        e = self.engine
+        bars, dates = self._ohlcv.last(self.n_keep), self._dates.last(self.n_keep)[:, 0]
+        labels = make_labels(pd.DataFrame({"open": bars[:, 0], "close": bars[:, 3]}), e.features_cfg).to_numpy()
+        rows, n = list(self._rows), len(bars)
+        off = n - len(rows)  # rows[j] is the scaled row of buffered bar j + off; the newest bar is n - 1
+        valid = np.isfinite(labels)
+        valid[:off] = False
+        valid[off:] &= np.array([r is not None for r in rows], dtype=bool)
+        sup = support_positions(n - 1, 0, valid, support_size=e.support_size, horizon=e.features_cfg.lag,
+                                vol_window=e.features_cfg.vol_window)
+        xs = np.asarray([rows[p - off] for p in sup], dtype=np.float32)
+        return xs, labels[sup].astype(np.float32), [dates[p] for p in sup]
+
+    def support(self, bar: BarRow, reason: str) -> Support | None:
+        """Adapt on the support window at this bar (None: too little known history)."""
+        del bar, reason
+        e = self.engine
+        sx, sy, ds = self.support_window()
+        if len(sy) < max(2, e.support_size // 2):
+            return None  # too little known history: keep the current parameters
+        learner, x, y = e.learner, torch.from_numpy(sx), torch.from_numpy(sy)
+        assert learner is not None  # internal invariant: adapt_enabled implies a learner
+        t0 = time.perf_counter()
+        before = learner.support_loss(x, y, None)
+        params = learner.adapt(x, y, steps=e.trading.adapt_steps, lr=e.trading.adapt_lr)
+        ms = (time.perf_counter() - t0) * 1e3
+        return Support(params, ds, before, learner.support_loss(x, y, params), ms)
+
+    def predict(self, bar: BarRow, params: Any) -> float:
+        """The learner's prediction for this bar's scaled row."""
+        assert bar.scaled is not None and self.engine.learner is not None
+        with torch.no_grad():
+            return float(self.engine.learner.predict(torch.from_numpy(bar.scaled[None, :]), params)[0])
+
+
+class PrecomputedRows(StreamingRows):
+    """Row source of backtests: rows of a :class:`Precomputed` series looked up by date.
+
+    With labels (``pre.y``) the adaptations of transitions are planned in batches
+    (:class:`AdaptationPlanner`, the same support rule on the series) and predictions
+    are computed ``PREDICT_CHUNK`` rows at a time; re-adaptations (and series without
+    labels) use the buffered bars, as the streaming source does.
+    """
+
+    def __init__(self, engine: SignalEngine, pre: Precomputed) -> None:
+        super().__init__(engine)
+        self.pre = pre
+        self.planner: AdaptationPlanner | None = None
+        self._next: int | None = None  # the expected row of the next bar (None before the first)
+        self._ok = np.isfinite(pre.x).all(axis=1)
+        self._regimes = [None] + [Regime.from_code(c) for c in range(6)]  # by code + 1 (-1: warm-up)
+        self._preds: tuple[Any, int, np.ndarray] | None = None  # (params, first row, predictions) chunk
+
+    def row(self, ts: pd.Timestamp, bar: tuple[float, float, float, float, float]) -> BarRow:
+        """Regime, transition and scaled features of this bar's precomputed row."""
+        e, pre = self.engine, self.pre
+        i = pre.locate(ts, self._next or 0)
+        if self._next is None and e.learner is not None and pre.y is not None:
+            f = e.features_cfg
+            self.planner = AdaptationPlanner(e.learner, pre, i, support_size=e.support_size, horizon=f.lag,
+                                             vol_window=f.vol_window, steps=e.trading.adapt_steps,
+                                             lr=e.trading.adapt_lr)
+        self._next = i + 1
+        scaled = None
+        if e.learner is not None and self._ok[i]:
+            scaled = self.planner.scaled[i] if self.planner is not None else self.scale(pre.x[i])
+        self.push_bar(ts, bar)
+        self.push_row(scaled)
+        return BarRow(self._regimes[int(pre.regime[i]) + 1], bool(pre.transition[i]), scaled, i)
+
+    def support(self, bar: BarRow, reason: str) -> Support | None:
+        """The planned adaptation of a transition, else the buffered support window."""
+        if self.planner is None or reason != "transition":
+            return super().support(bar, reason)
+        plan = self.planner.get(bar.i)  # computed in one batch with the other transitions
+        if plan is None:
+            return None
+        return Support(plan.params, list(self.pre.dates[plan.support]), plan.loss_before, plan.loss_after, plan.ms)
+
+    def predict(self, bar: BarRow, params: Any) -> float:
+        """Prediction for row ``bar.i``, computed for the next ``PREDICT_CHUNK`` rows at once
+        and reused until the parameters change."""
+        if self.planner is None:
+            return super().predict(bar, params)
+        assert self.engine.learner is not None
+        i, cached = bar.i, self._preds
+        if cached is None or cached[0] is not params or not 0 <= i - cached[1] < len(cached[2]):
+            with torch.no_grad():
+                preds = self.engine.learner.predict(torch.from_numpy(self.planner.scaled[i : i + PREDICT_CHUNK]),
+                                                    params).numpy()
+            cached = self._preds = (params, i, preds)
+        return float(cached[2][i - cached[1]])
+
+
 class SignalEngine:
     """Streaming regime -> features -> (adapt) -> prediction -> exposure.
+
+    One decision core (:meth:`on_bar`) over a row source: :class:`StreamingRows`
+    (live, drop-in) or :class:`PrecomputedRows` (backtests).
 
     Args:
         learner: a fitted ``MAML`` or ``StaticModel`` (with its scaler), or None
@@ -161,114 +339,42 @@ class SignalEngine:
             raise ConfigError(f"signal_scale must be > 0, got {signal_scale}")
         self.detector = RegimeDetector(regime or RegimeConfig())
         self.extractor = MultiTimeframeExtractor(timeframes=tuple(self.features_cfg.timeframes))
-        h, vw = self.features_cfg.lag, self.features_cfg.vol_window
-        # bars kept: the feature window, or enough for K labels (+ their vol windows), whichever is larger
-        self.max_bars = max(self.extractor.window, support_history(self.support_size, h, vw))
-        self._dates = _Ring(self.max_bars, 1, "datetime64[ns]")
-        self._ohlcv = _Ring(self.max_bars, 5, np.float64)
-        self._rows: deque[np.ndarray | None] = deque(maxlen=self.support_size + h + 1)
         self.params: dict[str, torch.Tensor] | None = None  # None = the learner's own parameters
         self.adaptations: list[AdaptationRecord] = []
         self.positions = PositionMapper(self.trading, self.signal_scale)  # trading.position_mode, stateful
         self.precomputed = precomputed
-        self._pre_next = 0
-        self._planner: AdaptationPlanner | None = None  # batched adaptations (precomputed with labels)
-        self._preds: tuple[Any, int, np.ndarray] | None = None  # (params, first row, predictions) chunk
+        self.source = StreamingRows(self) if precomputed is None else PrecomputedRows(self, precomputed)
         self._bars_since_adapt = 0
         self._prev_regime: Regime | None = None
-
-    # ------------------------------------------------------------------ helpers
-    def _feature_row(self) -> np.ndarray | None:
-        if len(self._ohlcv) < self.extractor.min_history:
-            return None
-        n = self.extractor.window
-        row = self.extractor.transform_last_arrays(self._dates.last(n)[:, 0], self._ohlcv.last(n)).flat()
-        if not np.isfinite(row).all():
-            return None
-        return row
 
     def support_window(self) -> tuple[np.ndarray, np.ndarray, list[pd.Timestamp]]:
         """The last ``support_size`` (scaled features, labels, dates) whose labels are known now.
 
         Sample ``i`` has the training label of :func:`~maml_strategy.features.labels.make_labels`
         (``features.label``), computed on the buffered bars; only samples with
-        ``i + features.lag <= t`` are used.
+        ``i + features.lag <= t`` are used (:func:`~maml_strategy.precompute.support_positions`).
         """
-        lag, vw = self.features_cfg.lag, self.features_cfg.vol_window
-        n_keep = support_history(self.support_size, lag, vw)
-        bars = self._ohlcv.last(n_keep)
-        dates = self._dates.last(n_keep)[:, 0]
-        n = len(bars)
-        labels = make_labels(pd.DataFrame({"open": bars[:, 0], "close": bars[:, 3]}), self.features_cfg).to_numpy()
-        rows = list(self._rows)
-        xs, ys, ds = [], [], []
-        # position p in the bar buffer; the newest bar is p = n-1 (= bar t); rows[-1] is bar t too
-        for back in range(lag, min(len(rows), n)):
-            p = n - 1 - back  # sample i = t - back: its label ends by bar t
-            row = rows[len(rows) - 1 - back]
-            y = labels[p]
-            if row is None or not np.isfinite(y):
-                continue
-            xs.append(row)
-            ys.append(y)
-            ds.append(dates[p])
-            if len(xs) == self.support_size:
-                break
-        xs.reverse(), ys.reverse(), ds.reverse()
-        return np.asarray(xs, dtype=np.float32), np.asarray(ys, dtype=np.float32), ds
+        return self.source.support_window()
 
-    def _scaled(self, row: np.ndarray) -> np.ndarray:
-        scaler = getattr(self.learner, "scaler", None)
-        return scaler.transform(row[None, :])[0] if scaler is not None else row.astype(np.float32)
-
-    def _adapt(self, date: pd.Timestamp, regime: Regime, reason: str, row: int | None) -> AdaptationRecord | None:
-        assert self.learner is not None  # internal invariant: adapt_enabled implies a learner
-        if row is not None and reason == "transition" and self._planner is not None:
-            plan = self._planner.get(row)  # computed in one batch with the other transitions
-            if plan is None:
-                return None
-            ds = list(self._planner.pre.dates[plan.support])
-            params, n, ms = plan.params, len(plan.support), plan.ms
-            loss_before, loss_after = plan.loss_before, plan.loss_after
-        else:
-            sx, sy, ds = self.support_window()
-            if len(sy) < max(2, self.support_size // 2):
-                return None  # too little known history: keep the current parameters
-            x = torch.from_numpy(sx)
-            y = torch.from_numpy(sy)
-            t0 = time.perf_counter()
-            loss_before = self.learner.support_loss(x, y, None)
-            params = self.learner.adapt(x, y, steps=self.trading.adapt_steps, lr=self.trading.adapt_lr)
-            ms = (time.perf_counter() - t0) * 1e3
-            loss_after = self.learner.support_loss(x, y, params)
-            n = len(sy)
-        self.params = params
+    def _adapt(self, ts: pd.Timestamp, bar: BarRow) -> AdaptationRecord | None:
+        """Adapt on a confirmed transition (or every ``readapt_every`` bars); None when it does not."""
+        if not self.adapt_enabled or bar.regime is None:
+            return None
+        self._bars_since_adapt += 1
+        every = self.trading.readapt_every
+        reason = "transition" if bar.transition else "readapt" if every and self._bars_since_adapt >= every else None
+        sup = None if reason is None else self.source.support(bar, reason)
+        if sup is None:
+            return None
+        self._bars_since_adapt = 0
+        self.params = sup.params
         rec = AdaptationRecord(
-            date=str(pd.Timestamp(date).date()),
-            from_regime=None if self._prev_regime is None else self._prev_regime.value,
-            to_regime=regime.value,
-            reason=reason,
-            support_start=str(pd.Timestamp(ds[0]).date()),
-            support_end=str(pd.Timestamp(ds[-1]).date()),
-            n_support=n,
-            loss_before=float(loss_before),
-            loss_after=float(loss_after),
-            ms=float(ms),
-        )
+            date=str(ts.date()), from_regime=None if self._prev_regime is None else self._prev_regime.value,
+            to_regime=bar.regime.value, reason=str(reason), support_start=str(pd.Timestamp(sup.dates[0]).date()),
+            support_end=str(pd.Timestamp(sup.dates[-1]).date()), n_support=len(sup.dates),
+            loss_before=float(sup.loss_before), loss_after=float(sup.loss_after), ms=float(sup.ms))
         self.adaptations.append(rec)
         return rec
-
-    def _chunk_prediction(self, i: int) -> float:
-        """Prediction for precomputed row ``i`` with the current parameters, computed
-        for the next ``PREDICT_CHUNK`` rows at once and reused until the parameters change."""
-        assert self._planner is not None and self.learner is not None
-        cached = self._preds
-        if cached is None or cached[0] is not self.params or not 0 <= i - cached[1] < len(cached[2]):
-            rows = self._planner.scaled[i : i + PREDICT_CHUNK]
-            with torch.no_grad():
-                preds = self.learner.predict(torch.from_numpy(rows), self.params).numpy()
-            cached = self._preds = (self.params, i, preds)
-        return float(cached[2][i - cached[1]])
 
     # ------------------------------------------------------------------- public
     def on_bar(self, date: Any, open_: float, high: float, low: float, close: float, volume: float) -> Decision:
@@ -282,58 +388,14 @@ class SignalEngine:
             The :class:`Decision` at this bar's close (to be executed at the next open).
         """
         ts = pd.Timestamp(date)
-        self._dates.append(np.datetime64(ts.value, "ns"))
-        self._ohlcv.append((float(open_), float(high), float(low), float(close), float(volume)))
-        if self.precomputed is None:
-            regime = self.detector.update({"high": high, "low": low, "close": close})
-            transition = bool(self.detector.transition)
-            row = self._feature_row() if self.learner is not None else None
-        else:
-            pre = self.precomputed
-            i = pre.locate(ts, self._pre_next)
-            if self._pre_next == 0 and self.learner is not None and pre.y is not None:
-                self._planner = AdaptationPlanner(
-                    self.learner, pre, i, support_size=self.support_size, horizon=self.features_cfg.lag,
-                    vol_window=self.features_cfg.vol_window, steps=self.trading.adapt_steps, lr=self.trading.adapt_lr)
-            self._pre_next = i + 1
-            code = int(pre.regime[i])
-            regime = None if code < 0 else Regime.from_code(code)
-            transition = bool(pre.transition[i])
-            row = None
-            if self.learner is not None and np.isfinite(pre.x[i]).all():
-                row = pre.x[i]
-        if row is None:
-            scaled = None
-        elif self._planner is not None:
-            scaled = self._planner.scaled[i]
-        else:
-            scaled = self._scaled(row)
-        self._rows.append(scaled)
-
-        record = None
-        if self.adapt_enabled and regime is not None:
-            self._bars_since_adapt += 1
-            every = self.trading.readapt_every
-            at = i if self.precomputed is not None else None
-            if transition:
-                record = self._adapt(ts, regime, "transition", at)
-            elif every and self._bars_since_adapt >= every:
-                record = self._adapt(ts, regime, "readapt", at)
-            if record is not None:
-                self._bars_since_adapt = 0
-        if transition:
-            self._prev_regime = regime
-
-        pred = float("nan")
+        bar = self.source.row(ts, (float(open_), float(high), float(low), float(close), float(volume)))
+        record = self._adapt(ts, bar)
+        if bar.transition:
+            self._prev_regime = bar.regime
+        pred = float("nan") if bar.scaled is None else self.source.predict(bar, self.params)
         target = 0.0
-        if scaled is not None and self.learner is not None:
-            if self._planner is not None:
-                pred = self._chunk_prediction(i)
-            else:
-                with torch.no_grad():
-                    pred = float(self.learner.predict(torch.from_numpy(scaled[None, :]), self.params)[0])
         if self.learner is not None:  # every bar, so the mapper's trailing closes have no gaps (NaN pred -> 0)
             target = self.positions.update(pred, close)
-            if regime is not None and regime.value in self.trading.flat_regimes:
+            if bar.regime is not None and bar.regime.value in self.trading.flat_regimes:
                 target = 0.0
-        return Decision(ts, regime, transition, pred, target, record)
+        return Decision(ts, bar.regime, bar.transition, pred, target, record)
