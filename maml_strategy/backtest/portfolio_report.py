@@ -61,7 +61,17 @@ def _series(run: Mapping[str, Any]) -> pd.Series:
 
 
 def portfolio_rows(runs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per (year, seed, entry): returns, excess over equal weight, IR, beta, turnover, drawdown."""
+    """One row per (year, seed, entry): returns, excess over equal weight, IR, beta, turnover, drawdown.
+
+    Example:
+        >>> run = {"year": 2012, "seed": 0, "dates": ["2012-01-03", "2012-01-04", "2012-01-05"], "turnover": 1.0,
+        ...        "max_drawdown": 0.0, "trades": 3, "commission": 1.5, "rejected": 0, "rebalances": 1,
+        ...        "mean_names": 3.0}
+        >>> rows = portfolio_rows([{**run, "kind": "equal_weight", "returns": [0.0, 0.01, 0.0], "total_return": 0.01},
+        ...                        {**run, "kind": "maml", "returns": [0.0, 0.02, 0.0], "total_return": 0.02}])
+        >>> rows["strategy"].tolist(), round(float(rows["excess_return"].iloc[1]), 2)
+        (['equal_weight', 'maml'], 0.84)
+    """
     bench = {r["year"]: r for r in runs if r["kind"] == BENCHMARK}
     rows = []
     for r in runs:
@@ -92,6 +102,10 @@ def plot_portfolio_equity(runs: Sequence[Mapping[str, Any]], path: str | Path) -
 
     Returns:
         False when there is nothing to plot.
+
+    Example:
+        >>> plot_portfolio_equity([], "equity.png")  # no equal-weight run: nothing drawn
+        False
     """
     import matplotlib
 
@@ -135,7 +149,14 @@ def _ci(v: Any, pct: bool = False) -> str:
 
 
 def format_portfolio(section: Mapping[str, Mapping[str, Any]]) -> str:
-    """The portfolio table: one line per entry (excess return and IR with their 95 % intervals)."""
+    """The portfolio table: one line per entry (excess return and IR with their 95 % intervals).
+
+    Example:
+        >>> print(format_portfolio({"maml": {"excess_return": 0.05, "excess_ci95": [-0.01, 0.1],
+        ...                                  "information_ratio": 0.5, "beta": 1.0, "turnover": 12.0,
+        ...                                  "max_drawdown": 0.1, "total_return": 0.2}}).splitlines()[-1])
+        maml                +5.0%    [-1.0%, +10.0%]  +0.50               -  +1.00     12.0x   10.0%   +20.0%
+    """
     head = (f"{'entry':<15}{'excess/yr':>10} {'95% CI':>18} {'IR':>6} {'95% CI':>15} {'beta':>6} "
             f"{'turnover':>9} {'maxDD':>7} {'return':>8}")
     lines = [head, "-" * len(head)]
@@ -148,7 +169,19 @@ def format_portfolio(section: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def run_portfolio_mode(args: argparse.Namespace, say: Callable[[str], None], t0: float) -> int:
-    """``walk_forward.py --mode portfolio`` after argument parsing: the whole run, outputs, printed table."""
+    """``walk_forward.py --mode portfolio`` after argument parsing: the whole run, outputs, printed table.
+
+    Args:
+        args: ``backtests/walk_forward.py``'s parsed arguments (``cfg``, ``test_uni``, ``train_uni`` resolved).
+        say: stage-line callback.
+        t0: the run's start (``time.perf_counter()``), for the recorded seconds.
+
+    Returns:
+        The exit status (0); bad input raises a ``MamlStrategyError`` before anything is written.
+
+    Example:
+        >>> run_portfolio_mode(parse_args(["--mode", "portfolio", "--top-k", "3"]), print, 0.0)  # doctest: +SKIP
+    """
     from maml_strategy.atomic import atomic_path, atomic_write, output_errors
     from maml_strategy.backtest.executors import check_ray_address, make_executor
     from maml_strategy.backtest.portfolio_wf import portfolio_kinds, run_portfolio_walk_forward

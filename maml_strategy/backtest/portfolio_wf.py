@@ -130,7 +130,15 @@ def _models(files: Mapping[str, bytes], key: str) -> Any:
 
 def portfolio_train_task(frames: Any, feats: Any, year: int, train_years: int, seed: int, cfg: StrategyConfig,
                          key: str) -> dict[str, Any]:
-    """Train the universe models of one (window, seed) (no file written); returns ``{"files", "seconds"}``."""
+    """Train the universe models of one (window, seed) (no file written); returns ``{"files", "seconds"}``.
+
+    Raises:
+        ConfigError: this worker computes another cache key than the driver (other code or dependencies).
+
+    Example:
+        >>> portfolio_train_task(frames, feats, 2012, 8, 0, cfg, key)["files"].keys()  # doctest: +SKIP
+        dict_keys(['gbdt.model', 'history.json', 'maml.pt', 'static.pt'])
+    """
     from maml_strategy.backtest.train import train_models
     from maml_strategy.errors import ConfigError
 
@@ -159,6 +167,10 @@ def portfolio_task(frames: Any, feats: Any, year: int, seed: int, kind: str, cfg
         ``{"kind", "year", "seed", "dates", "returns", "equity", "total_return", "max_drawdown", "turnover",
         "trades", "commission", "rejected", "rebalances", "mean_names", "symbols", "skipped"}``
         (``returns`` None and ``skipped`` set when the model is missing).
+
+    Example:
+        >>> r = portfolio_task(frames, feats, 2012, 0, "reversal", cfg, TopkConfig(top_k=3), None, "")  # doctest: +SKIP
+        >>> r["total_return"], r["turnover"]  # doctest: +SKIP
     """
     from maml_strategy.backtest.runner import _adaptive_warmup, warmup_bars
     from maml_strategy.engine import Precomputed
@@ -256,8 +268,22 @@ def run_portfolio_walk_forward(plan: WalkForwardPlan, cfg: StrategyConfig, topk:
                                say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Load every symbol, compute its features, train (or load) every window's models, run every portfolio task.
 
+    Args:
+        plan: test and training symbols, years, seeds, price basis.
+        cfg: strategy configuration.
+        topk: portfolio settings.
+        executor: where the tasks run (``LocalExecutor`` or ``RayExecutor``).
+        cache_dir: the driver's cache folder (models shared with symbol mode; ``portfolio/`` results).
+        kinds: entries to run (None = :func:`portfolio_kinds`).
+        progress: progress bars.
+        say: stage-line callback.
+
     Returns:
         ``{"runs": [...], "training": [...], "skipped": [...], "tasks": {...}}``, runs in submission order.
+
+    Example:
+        >>> res = run_portfolio_walk_forward(plan, cfg, TopkConfig(top_k=3), executor=LocalExecutor(),
+        ...                                  cache_dir="cache", kinds=("reversal", "equal_weight"))  # doctest: +SKIP
     """
     from maml_strategy.backtest.train import _code_hash
     from maml_strategy.dataset import symbol_features
