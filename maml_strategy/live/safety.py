@@ -216,7 +216,7 @@ class SafetyRails:
         loss = (start_value - value) / start_value
         if loss >= self.config.daily_loss_limit:
             return (
-                f"daily loss {loss:.2%} reached daily_loss_limit {self.config.daily_loss_limit:.2%} "
+                f"daily loss {loss * 100:.1f} % reached daily_loss_limit {self.config.daily_loss_limit * 100:g} % "
                 f"(start {start_value:.2f}, now {value:.2f}); flattening and stopping"
             )
         return None
