@@ -42,6 +42,7 @@ Configuration (the sections of a strategy YAML file, see strategies/*.yaml)
     TradingConfig          ``trading:``  exposure, position mode, costs, adaptation steps
     MAMLConfig             ``maml:``     meta-training: learning rates, steps, support/query sizes, epochs
     StaticConfig           ``static:``   the conventionally trained baseline's hyper-parameters
+    GBDTConfig             ``gbdt:``     the boosted-trees control's LightGBM settings
 
 Errors (all derive from MamlStrategyError)
     MamlStrategyError      base class of every error raised on purpose
@@ -65,10 +66,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from maml_strategy.version import __version__
 
 _CONFIG_NAMES = ("StrategyConfig", "load_config", "RegimeConfig", "FeatureConfig", "ModelConfig",
-                 "TaskConfig", "TradingConfig", "MAMLConfig", "StaticConfig")
+                 "TaskConfig", "TradingConfig", "MAMLConfig", "StaticConfig", "GBDTConfig")
 _STRATEGY_NAMES = ("MAMLRegimeStrategy", "StaticModelStrategy", "NaiveFinetuneStrategy", "GBDTStrategy",
                    "RegimeRuleStrategy", "SMA200Strategy", "ExposureMatchedStrategy", "BuyAndHoldStrategy",
                    "STRATEGIES")

@@ -27,7 +27,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -35,6 +35,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from maml_strategy.config.gbdt import GBDTConfig
 from maml_strategy.errors import ConfigError, DataError, ModelError
 from maml_strategy.features.labels import before_validation
 from maml_strategy.persistence import read_model_file, scaler_from_state, split_scaler_state, write_model_file
@@ -44,7 +45,6 @@ __all__ = [
     "require_lightgbm", "split_window", "INSTALL_HINT"]
 
 INSTALL_HINT = 'pip install -e ".[trees]"'
-OBJECTIVES = ("l2", "huber")
 
 
 def require_lightgbm() -> Any:
@@ -62,85 +62,6 @@ def _is_int(v: Any) -> bool:
 
 def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-@dataclass
-class GBDTConfig:
-    """LightGBM settings (validated on construction). Defaults = the validation choice of ``backtests/select_gbdt.py``.
-
-    Example:
-        >>> GBDTConfig(num_leaves=7).to_lgb_params()["num_leaves"]
-        7
-    """
-
-    # num_leaves .. feature_fraction: chosen by validation IC on 45 pooled symbols, 2006-07 (select_gbdt.py);
-    # the 13 candidates scored IC 0.053-0.071, i.e. the choice is within noise of its neighbours.
-    num_leaves: int = 15  # leaves per tree (grid {7, 15, 31})
-    learning_rate: float = 0.02  # shrinkage per round (grid {0.02, 0.05})
-    n_estimators: int = 2000  # upper bound on boosting rounds; early stopping picks the count (~200 here)
-    min_data_in_leaf: int = 50  # min rows per leaf (grid {50, 200})
-    feature_fraction: float = 0.5  # share of features tried per tree (0.5 vs 0.8, tried on the grid winner)
-    bagging_fraction: float = 0.8  # share of rows per tree (1.0 = no bagging)
-    bagging_freq: int = 1  # re-draw the row sample every k rounds (0 = no bagging)
-    lambda_l2: float = 1.0  # L2 penalty on leaf values
-    early_stopping_rounds: int = 100  # stop after this many rounds without validation-MSE improvement
-    objective: str = "l2"  # "l2" (MSE) or "huber"; early stopping always monitors validation MSE
-    huber_delta: float = 1.0  # delta of the Huber objective
-    finetune_rounds: int = 0  # adapt() default: boosting rounds on the support window (0 = adapt is a no-op)
-    finetune_lr: float = 0.05  # adapt() default shrinkage of the fine-tuning rounds
-    finetune_num_leaves: int = 4  # leaves of fine-tuning trees (the support window has ~32 rows)
-    finetune_min_data_in_leaf: int = 8  # min rows per leaf of fine-tuning trees
-    num_threads: int = 1  # LightGBM training threads (prediction always uses 1); 1: walk-forward workers run in parallel, and 2 threads were ~4x slower under load (bench_gbdt.py)
-    seed: int = 0  # seed of bagging / feature sampling (deterministic mode)
-
-    def __post_init__(self) -> None:
-        ints = {"num_leaves": 2, "n_estimators": 1, "min_data_in_leaf": 1, "bagging_freq": 0, "early_stopping_rounds": 1,
-                "finetune_rounds": 0, "finetune_num_leaves": 2, "finetune_min_data_in_leaf": 1, "num_threads": 1}
-        for name, low in ints.items():
-            v = getattr(self, name)
-            if not _is_int(v) or v < low:
-                raise ConfigError(f"GBDTConfig.{name} must be an int >= {low}, got {v!r}")
-        for name in ("learning_rate", "finetune_lr", "huber_delta"):
-            v = getattr(self, name)
-            if not _is_num(v) or v <= 0:
-                raise ConfigError(f"GBDTConfig.{name} must be a float > 0, got {v!r}")
-        for name in ("feature_fraction", "bagging_fraction"):
-            v = getattr(self, name)
-            if not _is_num(v) or not 0 < v <= 1:
-                raise ConfigError(f"GBDTConfig.{name} must be in (0, 1], got {v!r}")
-        if not _is_num(self.lambda_l2) or self.lambda_l2 < 0:
-            raise ConfigError(f"GBDTConfig.lambda_l2 must be >= 0, got {self.lambda_l2!r}")
-        if self.objective not in OBJECTIVES:
-            raise ConfigError(f"GBDTConfig.objective must be one of {OBJECTIVES}, got {self.objective!r}")
-        if not _is_int(self.seed):
-            raise ConfigError(f"GBDTConfig.seed must be an int, got {self.seed!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON-serialisable)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> GBDTConfig:
-        """Build from a dict; unknown keys raise :class:`ConfigError`."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"unknown GBDTConfig keys {unknown}; valid keys: {sorted(known)}")
-        return cls(**d)
-
-    def to_lgb_params(self) -> dict[str, Any]:
-        """LightGBM ``params`` for training (deterministic, quiet)."""
-        p: dict[str, Any] = {
-            "objective": "huber" if self.objective == "huber" else "regression", "metric": "l2",
-            "num_leaves": self.num_leaves, "learning_rate": self.learning_rate,
-            "min_data_in_leaf": self.min_data_in_leaf, "feature_fraction": self.feature_fraction,
-            "bagging_fraction": self.bagging_fraction, "bagging_freq": self.bagging_freq if self.bagging_fraction < 1 else 0,
-            "lambda_l2": self.lambda_l2, "num_threads": self.num_threads, "seed": self.seed,
-            "deterministic": True, "force_row_wise": True, "verbosity": -1,
-        }
-        if self.objective == "huber":
-            p["alpha"] = self.huber_delta
-        return p
 
 
 def _as_2d(x: Tensor | np.ndarray, d: int | None, what: str) -> np.ndarray:
@@ -392,7 +313,7 @@ def train_gbdt(x_train: np.ndarray | Tensor, y_train: np.ndarray | Tensor, x_val
 def default_grid() -> list[dict[str, Any]]:
     """The 12-candidate grid: num_leaves {7, 15, 31} x learning_rate {0.02, 0.05} x min_data_in_leaf {50, 200}.
 
-    :func:`select_gbdt_params` then tries the winner with feature_fraction 0.5 (vs the default 0.8).
+    :func:`select_gbdt_params` then tries the winner with feature_fraction 0.8 (vs the default 0.5).
     """
     return [{"num_leaves": nl, "learning_rate": lr, "min_data_in_leaf": md}
             for nl in (7, 15, 31) for lr in (0.02, 0.05) for md in (50, 200)]
@@ -400,7 +321,7 @@ def default_grid() -> list[dict[str, Any]]:
 
 def select_gbdt_params(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
                        grid: Sequence[dict[str, Any]] | None = None, *, base: GBDTConfig | None = None,
-                       refine_feature_fraction: Sequence[float] = (0.5,), seed: int = 0,
+                       refine_feature_fraction: Sequence[float] = (0.8,), seed: int = 0,
                        log: Any | None = None) -> tuple[GBDTConfig, list[dict[str, Any]]]:
     """Pick hyper-parameters by validation IC (Spearman of prediction vs label on the validation rows).
 
@@ -412,7 +333,8 @@ def select_gbdt_params(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarr
         x_train, y_train, x_val, y_val: as for :func:`train_gbdt`.
         grid: override dicts (default :func:`default_grid`).
         base: config the overrides apply to (default :class:`GBDTConfig`).
-        refine_feature_fraction: feature fractions tried on the winner (empty = none).
+        refine_feature_fraction: feature fractions tried on the winner (empty = none; the default 0.8 is
+            the alternative to GBDTConfig's 0.5, so the refinement is not a no-op).
         seed: training seed of every candidate.
         log: optional ``callable(str)`` called with one line per candidate.
 

@@ -39,8 +39,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-import maml_strategy
 from maml_strategy.errors import ModelError
+from maml_strategy.version import __version__
 
 __all__ = [
     "FORMAT_NAME",
@@ -88,7 +88,7 @@ def write_model_file(path: str | os.PathLike[str], *, kind: str, meta: dict[str,
     """
     meta = dict(meta)
     meta["kind"] = kind
-    meta["library_version"] = maml_strategy.__version__
+    meta["library_version"] = __version__
     meta_json = _canonical_json(meta)
     cpu = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
     payload = {
@@ -152,7 +152,7 @@ def read_model_file(path: str | os.PathLike[str], *, kind: str | None) -> tuple[
     if version != FORMAT_VERSION:
         raise ModelError(
             f"model file {str(path)!r} has format version {version!r}; this maml_strategy "
-            f"({maml_strategy.__version__}) reads version {FORMAT_VERSION}. Retrain and save with this version."
+            f"({__version__}) reads version {FORMAT_VERSION}. Retrain and save with this version."
         )
     meta_json, tensors, digest = payload.get("meta"), payload.get("tensors"), payload.get("sha256")
     if (

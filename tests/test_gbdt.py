@@ -244,3 +244,29 @@ def test_split_window_keeps_training_labels_out_of_the_validation_years():
     xt, yt, xv, yv = split_window(x, np.arange(n, dtype=float), valid, vp, h)
     assert xt[:, 0].max() + h < vp and 3 not in xt[:, 0] and len(xt) == vp - h - 1
     assert xv[:, 0].min() == vp and len(yv) == n - vp
+
+
+def test_a_gbdt_section_in_the_strategy_yaml_changes_the_trained_model(tmp_path) -> None:
+    """``gbdt: {num_leaves: 2}`` in a strategy file reaches LightGBM through backtest.train (not a hard-coded default)."""
+    pytest.importorskip("lightgbm")
+    import yaml
+
+    from maml_strategy.backtest import custom_period, train_models
+    from maml_strategy.backtest.train import cache_key
+    from maml_strategy.config import load_config
+    from maml_strategy.data import synthetic_ohlcv
+    from tests.helpers import TINY
+
+    path = tmp_path / "stumps.yaml"
+    path.write_text(yaml.safe_dump({**TINY, "gbdt": {"num_leaves": 2, "min_data_in_leaf": 20}}))
+    cfg = load_config(path)
+    assert cfg.gbdt == GBDTConfig(num_leaves=2, min_data_in_leaf=20)
+    with pytest.raises(ConfigError, match="gbdt.num_leave"):
+        load_config(None, **TINY, gbdt={"num_leave": 2})
+    df = synthetic_ohlcv(1500, seed=3, start="2000-01-03").drop(columns=["regime"])
+    period = custom_period("2000-01-03", "2004-12-31", "2005-01-03", "2005-10-31")
+    assert cache_key(df, cfg, period, 0) != cache_key(df, load_config(None, **TINY), period, 0)
+    gbdt = train_models(df, cfg, period, seed=0, cache_dir=None).gbdt
+    assert gbdt is not None and gbdt.config.num_leaves == 2
+    leaves = [t["num_leaves"] for t in gbdt.booster.dump_model()["tree_info"]]
+    assert leaves and max(leaves) == 2  # the default (15 leaves) grows larger trees on these rows

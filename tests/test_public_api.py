@@ -44,6 +44,13 @@ def test_every_config_section_is_public() -> None:
     )
 
     assert StrategyConfig().regime == RegimeConfig()
+    # every section of the strategy file (gbdt: included) is a public name, derived, not listed
+    import dataclasses
+
+    sections = [type(getattr(StrategyConfig(), f.name)).__name__ for f in dataclasses.fields(StrategyConfig)
+                if dataclasses.is_dataclass(getattr(StrategyConfig(), f.name))]
+    assert "GBDTConfig" in sections and len(sections) >= 8
+    assert [s for s in sections if s not in maml_strategy.__all__] == []
 
 
 def test_unknown_name_raises() -> None:

@@ -44,6 +44,7 @@ class ExperimentResult:
     skill: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # model -> skill_scores per seed
     price_basis: str = "total"
     train_symbols: list[str] = field(default_factory=list)
+    horizon: int = 5  # the label's horizon (cfg.features.horizon): overlapping labels in the IC interval
 
     def summary(self) -> dict[str, Any]:
         """The ``summary.json`` document (schema in the README)."""
@@ -60,7 +61,7 @@ class ExperimentResult:
             agg["per_seed"] = per_seed
             out["strategies"][name] = agg
         out["comparisons"] = self.comparisons()
-        out["skill"] = {m: _skill_summary(v) for m, v in self.skill.items()}
+        out["skill"] = {m: _skill_summary(v, self.horizon) for m, v in self.skill.items()}
         return out
 
     def comparisons(self) -> dict[str, dict[str, Any]]:
@@ -86,7 +87,7 @@ class ExperimentResult:
         return out
 
 
-def _skill_summary(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
+def _skill_summary(per_seed: list[dict[str, Any]], horizon: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in ("ic", "hit_rate", "rel_mse"):
         vals = [s[key] for s in per_seed if s.get(key) is not None]
@@ -96,8 +97,8 @@ def _skill_summary(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
     out["bars"] = int(np.mean(n)) if n else 0
     ic, bars = out["ic"], out["bars"]
     if ic is not None and bars > 3:
-        # Fisher-z interval with overlapping labels counted once per horizon (effective n = bars / 5)
-        half = 1.96 / math.sqrt(max(bars / 5.0 - 3.0, 1.0))
+        # Fisher-z interval with overlapping labels counted once per horizon (effective n = bars / horizon)
+        half = 1.96 / math.sqrt(max(bars / float(horizon) - 3.0, 1.0))
         z = math.atanh(max(min(ic, 0.999), -0.999))
         out["ic_ci95"] = [math.tanh(z - half), math.tanh(z + half)]
         out["measurable_skill"] = bool(out["ic_ci95"][0] > 0 or out["ic_ci95"][1] < 0)
@@ -137,7 +138,7 @@ def run_experiment(
     say = say or (lambda _msg: None)
     train = train_frames if train_frames is not None else {symbol: df}
     res = ExperimentResult(symbol, period, list(seeds), {k: [] for k in ALL_STRATEGIES}, price_basis=price_basis,
-                           train_symbols=sorted(train))
+                           train_symbols=sorted(train), horizon=cfg.features.horizon)
     say(f"features: {symbol} {df.index[0].date()}..{df.index[-1].date()}")
     sf = symbol_features(df.loc[: period.test_end], cfg, symbol)
     seedless = run_suite(df, sf, cfg, period.test_start, period.test_end, models=None, kinds=SEEDLESS)

@@ -24,16 +24,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import maml_strategy
 from maml_strategy.atomic import MANIFEST, CacheWarning, check_entry, entry_lock, entry_ok, write_entry
 from maml_strategy.config import StrategyConfig, config_to_dict
 from maml_strategy.dataset import PooledWindows, SymbolFeatures, pool_windows, symbol_features
+from maml_strategy.version import __version__
 
 __all__ = ["Dataset", "Prepared", "TrainedModels", "as_universe", "build_dataset", "load_trained", "cache_key", "prepare_training", "train_models",
            "universe_features"]
 
 log = logging.getLogger(__name__)
-_PKG_DIR = Path(maml_strategy.__file__).resolve().parent
+_PKG_DIR = Path(__file__).resolve().parents[1]  # the maml_strategy package
 Universe = Mapping[str, pd.DataFrame]
 
 
@@ -107,9 +107,9 @@ def cache_key(data: pd.DataFrame | Universe, cfg: StrategyConfig, period: Any, s
     meta = {
         "regime": config_to_dict(cfg.regime), "features": config_to_dict(cfg.features),
         "maml": config_to_dict(cfg.maml), "static": config_to_dict(cfg.static), "model": config_to_dict(cfg.model),
-        "tasks": config_to_dict(cfg.tasks),
+        "tasks": config_to_dict(cfg.tasks), "gbdt_config": config_to_dict(cfg.gbdt),
         "period": [str(period.train_start.date()), str(period.val_start.date()), str(period.train_end.date())],
-        "seed": seed, "version": maml_strategy.__version__, "code": _code_hash(), "gbdt": _gbdt_available(),
+        "seed": seed, "version": __version__, "code": _code_hash(), "gbdt": _gbdt_available(),
     }
     h.update(json.dumps(meta, sort_keys=True).encode())
     return h.hexdigest()[:20]
@@ -315,11 +315,11 @@ def _fit(frames: dict[str, pd.DataFrame], cfg: StrategyConfig, period: Any, seed
         + (f"; stopped early: no improvement for {scfg.patience} epochs" if sh.get("stopped_early") else ""))
     gbdt = None
     if _gbdt_available():
-        from maml_strategy.gbdt import GBDTConfig, train_gbdt
+        from maml_strategy.gbdt import train_gbdt
 
         say(f"training the boosted-trees control (seed {seed}): {len(fit_rows)} rows")
         gbdt = train_gbdt(pooled.x[fit_rows], pooled.labels["meta"][fit_rows], pooled.x[val_rows],
-                          pooled.labels["val"][val_rows], GBDTConfig(), scaler=pooled.scaler,
+                          pooled.labels["val"][val_rows], cfg.gbdt, scaler=pooled.scaler,
                           feature_names=pooled.feature_names, seed=seed)
         say(f"  gbdt: {gbdt.history['best_iteration']} rounds (early stopping on validation MSE)")
     else:

@@ -9,6 +9,7 @@ range checks.
 
 Modules: ``base`` (type checks, dict conversion), ``sections`` (features,
 model, tasks, trading), ``learners`` (MAML and static hyper-parameters),
+``gbdt`` (the LightGBM control's settings, the ``gbdt:`` section),
 ``regime`` (regime detector), ``loader`` (StrategyConfig, load_config).
 
 Example:
@@ -20,6 +21,7 @@ Example:
 from __future__ import annotations
 
 from maml_strategy.config.base import ConfigBase, coerce, config_from_dict, config_to_dict
+from maml_strategy.config.gbdt import GBDTConfig
 from maml_strategy.config.learners import LOSSES, MAMLConfig, StaticConfig
 from maml_strategy.config.loader import SEEDLESS_KINDS, STRATEGY_KINDS, StrategyConfig, load_config
 from maml_strategy.config.regime import RegimeConfig
@@ -28,6 +30,7 @@ from maml_strategy.config.sections import FeatureConfig, ModelConfig, TaskConfig
 __all__ = [
     "ConfigBase",
     "FeatureConfig",
+    "GBDTConfig",
     "LOSSES",
     "MAMLConfig",
     "ModelConfig",

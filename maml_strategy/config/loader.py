@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from maml_strategy.config.base import ConfigBase, config_from_dict
+from maml_strategy.config.gbdt import GBDTConfig
 from maml_strategy.config.learners import MAMLConfig, StaticConfig
 from maml_strategy.config.regime import RegimeConfig
 from maml_strategy.config.sections import FeatureConfig, ModelConfig, TaskConfig, TradingConfig
@@ -44,6 +45,7 @@ class StrategyConfig(ConfigBase):
     tasks: TaskConfig = field(default_factory=TaskConfig)
     maml: MAMLConfig = field(default_factory=MAMLConfig)
     static: StaticConfig = field(default_factory=StaticConfig)
+    gbdt: GBDTConfig = field(default_factory=GBDTConfig)  # the boosted-trees control (LightGBM)
     trading: TradingConfig = field(default_factory=TradingConfig)
     live: dict[str, Any] = field(default_factory=dict)  # Robinhood settings, see maml_strategy.live.LiveConfig
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from maml_strategy.config import config_from_dict, load_config  # imports neither torch nor backtrader
 from maml_strategy.errors import ConfigError
 
 __all__ = ["LiveConfig", "load_live_config"]
@@ -123,9 +124,6 @@ class LiveConfig:
             return cls()
         if not isinstance(data, Mapping):
             raise ConfigError(f"live config must be a mapping, got {type(data).__name__}")
-        # imported here: maml_strategy.config pulls in torch, which the live layer does not need
-        from maml_strategy.config import config_from_dict
-
         data = dict(data)
         bar_interval = data.get("bar_interval")
         if isinstance(bar_interval, (int, float)) and not isinstance(bar_interval, bool):
@@ -230,6 +228,4 @@ def load_live_config(path: str | os.PathLike[str] | None, section: str = "live")
         return LiveConfig()
     if section != "live":
         raise ConfigError(f"the live settings are the 'live' section of a strategy file, not {section!r}")
-    from maml_strategy.config import load_config  # imported here: it pulls in torch
-
     return LiveConfig.from_mapping(load_config(path).live)
