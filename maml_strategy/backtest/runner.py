@@ -9,6 +9,7 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
+from maml_strategy.backtest.feed import ArrayFeed
 from maml_strategy.backtest.metrics import daily_returns, exposure_by_regime, performance, post_transition_stats
 from maml_strategy.config import StrategyConfig
 from maml_strategy.engine import Precomputed
@@ -130,7 +131,7 @@ def run_backtest(
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.broker.setcash(cfg.trading.cash)
     cerebro.broker.setcommission(commission=cfg.trading.commission_bps / 1e4)
-    cerebro.adddata(bt.feeds.PandasData(dataname=window))
+    cerebro.adddata(ArrayFeed(dataname=window))  # PandasData's bars, read from arrays
     cerebro.addstrategy(
         STRATEGIES[kind], model=model, config=cfg, trade_start=test_start,
         adapt_steps=adapt_steps, adapt_lr=adapt_lr, precomputed=precomputed, **strategy_params,
