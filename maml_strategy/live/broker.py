@@ -30,6 +30,7 @@ from backtrader.order import BuyOrder, Order, SellOrder
 
 from maml_strategy.errors import BrokerError, ConfigError
 from maml_strategy.live.calendar import to_new_york
+from maml_strategy.live.fills import book_fill, mark_price, pending_size
 from maml_strategy.live.guard import WARM_UP_REASON, OrderGuard, decision_ref_id, flatten_position, order_symbol, reject_order
 from maml_strategy.live.journal import FillRecord, OrderRecord, PositionRecord
 from maml_strategy.live.models import OrderStateUnknown
@@ -206,7 +207,7 @@ class RobinhoodBroker(bt.BrokerBase):
         if existing is not None:
             return self._adopt(order, existing)
         side = "buy" if order.isbuy() else "sell"
-        position = self.positions[symbol].size + sum(o.remaining for o in self.journal.open_orders() if o.symbol == symbol)
+        position = self.positions[symbol].size + pending_size(self.journal, symbol)
         reason = self.guard.vet(order, symbol, side, abs(float(order.size)), position, flatten)
         self._bt_orders[ref_id] = order
         if reason is not None:
@@ -268,7 +269,7 @@ class RobinhoodBroker(bt.BrokerBase):
             self._next_refresh = self.p.monotonic() + self.cfg.refresh_interval_s
             self._track_orders()
             self._refresh_account()
-        marked = all(self._mark(s) is not None for s, p in self.positions.items() if p.size)
+        marked = all(mark_price(self.store, s) is not None for s, p in self.positions.items() if p.size)
         sizes = {s: p.size for s, p in self.positions.items()}
         self.guard.check_daily_loss(self.getvalue() if marked else None, sizes, self._flatten)
 
@@ -355,20 +356,9 @@ class RobinhoodBroker(bt.BrokerBase):
 
     # ------------------------------------------------------------------ fills
     def _record_fill(self, rec: OrderRecord, fill: FillRecord, order: Order | None) -> None:
-        if not self.journal.add_fill(fill, save=False):
-            return
         pos = self.positions[rec.symbol]
-        self._execute_order(order, fill, position=pos)
-        self.journal.positions[rec.symbol] = PositionRecord(pos.size, pos.price)
-        self.journal.cash = self.getcash() - fill.size * fill.price - fill.commission
-        filled = rec.filled + abs(fill.size)
-        avg = ((rec.avg_price or 0.0) * rec.filled + abs(fill.size) * fill.price) / filled
-        self.journal.upsert_order(rec.ref_id, save=False, filled=filled, avg_price=avg,
-                                  status="filled" if filled >= rec.size - 1e-9 else "partial",
-                                  commission=rec.commission + fill.commission)
-        self.journal.save()
-        logger.info("fill %s %s %+g @ %.4f (commission %.4f) -> position %g, cash %.2f", rec.ref_id, rec.symbol,
-                    fill.size, fill.price, fill.commission, pos.size, self.getcash())
+        cash = self.getcash() - fill.size * fill.price - fill.commission  # until the next account refresh
+        book_fill(self.journal, rec, fill, pos, lambda: cash, apply=lambda: self._execute_order(order, fill, position=pos))
 
     def _execute_order(self, order: Order | None, fill: FillRecord, position: bt.Position | None) -> None:
         """Updates ``position`` (if given) and reports the execution on ``order`` (if any)."""
@@ -394,18 +384,11 @@ class RobinhoodBroker(bt.BrokerBase):
         self.notify(order)
 
     # ---------------------------------------------------------------- helpers
-    def _mark(self, symbol: str, data: Any = None) -> float | None:
-        tick = self.store.last_tick(symbol)
-        if tick is not None:
-            return float(tick.quote.last)
-        data = data or next((d for d in self.store.datas if order_symbol(d) == symbol), None)
-        return float(data.close[0]) if data is not None and len(data) else None
-
     def _position_value(self, symbol: str, data: Any) -> float:
         pos = self.positions.get(symbol)
         if pos is None or not pos.size:
             return 0.0
-        mark = self._mark(symbol, data)
+        mark = mark_price(self.store, symbol, data)
         return pos.size * (mark if mark is not None else pos.price)
 
     def _order_for(self, rec: OrderRecord) -> Order | None:

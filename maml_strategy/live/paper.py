@@ -23,9 +23,9 @@ import backtrader as bt
 from backtrader.order import Order
 
 from maml_strategy.live.calendar import to_new_york
-from maml_strategy.live.fills import fill_price
+from maml_strategy.live.fills import book_fill, fill_price, mark_price, pending_size
 from maml_strategy.live.guard import WARM_UP_REASON, OrderGuard, flatten_position, order_symbol, reject_order
-from maml_strategy.live.journal import FillRecord, PositionRecord
+from maml_strategy.live.journal import FillRecord
 from maml_strategy.live.safety import TradingMode
 
 __all__ = ["PaperBroker"]
@@ -102,7 +102,7 @@ class PaperBroker(bt.brokers.BackBroker):
             return self._reject(order, f"{rec.status} in an earlier session (journal); not resubmitted", quiet=True)
         if rec is None:
             side = "buy" if order.isbuy() else "sell"
-            position = self.getposition(order.data).size + self._pending(symbol)
+            position = self.getposition(order.data).size + pending_size(self.journal, symbol)
             reason = self.guard.vet(order, symbol, side, abs(float(order.size)), position, flatten)
             if reason is not None:
                 self.guard.record(ref_id, order, symbol, "rejected", reason, flatten)
@@ -117,9 +117,6 @@ class PaperBroker(bt.brokers.BackBroker):
 
     def _reject(self, order: Order, reason: str, quiet: bool = False) -> Order:
         return reject_order(self, order, reason, quiet)
-
-    def _pending(self, symbol: str) -> float:
-        return sum(o.remaining for o in self.journal.open_orders() if o.symbol == symbol)
 
     def _try_exec_market(self, order: Order, popen: float, phigh: float, plow: float) -> None:
         """Fills at the first tick after the decision (never better than the bar's open)."""
@@ -151,17 +148,7 @@ class PaperBroker(bt.brokers.BackBroker):
         size, price, comm = float(bit.size), float(bit.price), float(bit.closedcomm + bit.openedcomm)
         n = len(self.journal.fills_of(rec.ref_id))
         fill = FillRecord(f"{rec.ref_id}:{n}", rec.ref_id, rec.symbol, size, price, comm, self._fill_time)
-        if not self.journal.add_fill(fill, save=False):
-            return
-        pos = self.positions[order.data]
-        self.journal.positions[rec.symbol] = PositionRecord(pos.size, pos.price)
-        self.journal.cash = self.cash
-        filled = rec.filled + abs(size)
-        avg = ((rec.avg_price or 0.0) * rec.filled + abs(size) * price) / filled
-        self.journal.upsert_order(rec.ref_id, filled=filled, avg_price=avg, commission=rec.commission + comm,
-                                  status="filled" if filled >= rec.size - 1e-9 else "partial")
-        logger.info("fill %s %s %+g @ %.4f (commission %.4f) -> position %g, cash %.2f",
-                    rec.ref_id, rec.symbol, size, price, comm, pos.size, self.cash)
+        book_fill(self.journal, rec, fill, self.positions[order.data], lambda: self.cash)  # BackBroker moved both
 
     # ------------------------------------------------------------------ next
     def next(self) -> None:
@@ -178,19 +165,13 @@ class PaperBroker(bt.brokers.BackBroker):
 
     getvalue = get_value
 
-    def _mark(self, data: Any) -> float | None:
-        tick = self.store.last_tick(order_symbol(data))
-        if tick is not None:
-            return float(tick.quote.last)
-        return float(data.close[0]) if len(data) else None
-
     def _marked_value(self, datas: Any = None) -> float | None:
         total = 0.0 if datas is not None else float(self.cash)
         for data, pos in self.positions.items():
             if datas is not None and data not in datas:
                 continue
             if pos.size:
-                mark = self._mark(data)
+                mark = mark_price(self.store, order_symbol(data), data)
                 if mark is None:
                     return None
                 total += pos.size * mark
