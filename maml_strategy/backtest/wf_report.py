@@ -47,7 +47,9 @@ def full_skill(skill: pd.DataFrame, rows: pd.DataFrame, panels: list[dict[str, A
                n_boot: int = 2000) -> dict[str, Any]:
     """The skill section: :func:`skill_table`'s keys plus the factor-aware scores of
     :func:`~maml_strategy.backtest.skill.skill_report` (ts_ic, cs_ic, timing_ic, selection_ic,
-    resid_ic, per_regime, ...) and ``adaptation_gain`` for the adapting models."""
+    resid_ic, per_regime, ...), ``adaptation_gain`` for the adapting models and, with the
+    ``[report]`` extra, ``alphalens`` (:func:`~maml_strategy.backtest.factor_tear.factor_tear`)."""
+    from maml_strategy.backtest.factor_tear import factor_tear
     from maml_strategy.backtest.skill import adaptation_gain, skill_report
     from maml_strategy.backtest.suite import panel_frame
 
@@ -57,6 +59,9 @@ def full_skill(skill: pd.DataFrame, rows: pd.DataFrame, panels: list[dict[str, A
         entry = out.setdefault(model, {})
         entry.update({k: v for k, v in extra.items() if k not in entry or k in ("per_year",)} | {
             "per_year_factor": extra.get("per_year")})
+    tear = factor_tear(panel, horizon)  # alphalens' cross-sectional statistics; None without the [report] extra
+    for model, t in (tear or {}).items():
+        out.setdefault(model, {})["alphalens"] = t
     for adapted, unadapted in (("maml", "maml_unadapted"), ("naive_finetune", "static")):
         gain = adaptation_gain(panel, rows, adapted, unadapted, n_boot=n_boot)
         if gain is not None and adapted in out:
@@ -194,6 +199,14 @@ def _factor_skill_lines(skill: dict[str, Any]) -> list[str]:
         lines.append(f"| {model} | {_mci(s['ts_ic'])} | {cs} | {_mci(s.get('timing_ic'))} | "
                      f"{_mci(s.get('selection_ic'))} | {_mci(s.get('resid_ic'))} | {share(hit.get('mean'))} | "
                      f"{share(up.get('mean'))} |")
+    tears = {m: s["alphalens"] for m, s in skill.items() if s.get("alphalens")}
+    if tears:
+        lines += ["", "alphalens (cross-section per date, raw tradable 5-bar return; quintiles demeaned per date, bp):",
+                  "", "| model | cs IC | Q1 | Q2 | Q3 | Q4 | Q5 | Q5 - Q1 | turnover Q5 |", "|---" * 9 + "|"]
+        for model, t in tears.items():
+            q = " | ".join(f"{v:+.1f}" for v in t["quantile_mean_bp"])
+            turn = "n/a" if t.get("turnover_top") is None else f"{100 * t['turnover_top']:.0f}%"
+            lines.append(f"| {model} | {t['cs_ic']:+.3f} | {q} | {t['top_minus_bottom_bp']:+.1f} | {turn} |")
     gains = {m: s["adaptation_gain"] for m, s in skill.items() if s.get("adaptation_gain")}
     if gains:
         regimes = sorted({r for g in gains.values() for r in (g.get("per_regime") or {})})
