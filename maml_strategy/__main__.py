@@ -23,10 +23,13 @@ __all__ = ["main", "find_strategy", "strategies_table", "params_table"]
 # The command line sits above every layer (like backtests/*.py); the backtrader layer is
 # imported by name, and only when a command needs it.
 _STRATEGY_MODULE = "maml_strategy.strategy"
+_PORTFOLIO_MODULE = "maml_strategy.portfolio"  # the many-datas strategy, outside the single-symbol registry
 
 
 def _registry() -> dict[str, type]:
-    return dict(importlib.import_module(_STRATEGY_MODULE).STRATEGIES)
+    registry = dict(importlib.import_module(_STRATEGY_MODULE).STRATEGIES)
+    registry["portfolio"] = importlib.import_module(_PORTFOLIO_MODULE).PortfolioStrategy
+    return registry
 
 
 def find_strategy(name: str) -> type:
