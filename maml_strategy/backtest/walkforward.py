@@ -1,32 +1,36 @@
 """Universe walk-forward: for each test year, train one model on the years before it, backtest every symbol.
 
-Task layout (each a plain function, run by a :mod:`~maml_strategy.backtest.executors` executor):
+Three stages of tasks, each a plain function of one small dataclass, run by a
+:mod:`~maml_strategy.backtest.executors` executor:
 
-* one training task per (training window, seed): the whole training universe, cached
-  by :func:`~maml_strategy.backtest.train.train_models`;
-* one backtest task per (symbol, year, seed): every strategy on that symbol-year,
-  cached as JSON, so a killed run resumes where it stopped.
+* :func:`feature_task` per symbol missing from the feature cache: its per-bar features;
+* :func:`train_task` per (training window, seed) missing from the model cache: the
+  universe models, returned as the bytes of their integrity-checked model files;
+* :func:`backtest_task` per (symbol, year, seed) missing from the result cache: every
+  strategy on that symbol-year.
 
-Each task loads only the symbols it needs; per-symbol features are computed once and
-kept on disk (memory-mapped), since rows never depend on later bars.
+The driver alone touches files. It loads and validates every symbol once, puts each
+frame, each symbol's features and each (window, seed)'s model files into the
+executor's object store once (:meth:`~maml_strategy.backtest.executors.Executor.put`),
+and hands tasks those handles, never a path: on a Ray cluster, no node needs the
+driver's data, cache or checkout. Every result is written into the driver's cache as
+soon as it arrives, so a killed run resumes where it stopped.
 
 Crash and concurrency safety (:mod:`maml_strategy.atomic`): every cache entry is
 published by one atomic rename and checked by its SHA-256 digests when read, so a
 killed run leaves no entry a later run would load half-written (a defective one
-gives one ``CacheWarning`` and is recomputed). Training and feature entries are
-also computed under a ``filelock`` lock per entry, so concurrent runs (or Ray
-workers) on one cache folder compute each once; a backtest result is not locked:
-two runs may compute the same one, deterministically, and the atomic rename keeps
-one intact copy.
+gives one ``CacheWarning`` and is recomputed). Two runs on one cache folder may
+compute the same entry, deterministically; the atomic rename keeps one intact copy.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,16 +38,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from maml_strategy.atomic import entry_lock, entry_ok, read_json_entry, write_entry, write_json_entry
+from maml_strategy.atomic import entry_lock, entry_ok, write_entry
+from maml_strategy.backtest.executors import Executor, fetch
 from maml_strategy.backtest.periods import Period, custom_period
-from maml_strategy.config import SEEDLESS_KINDS, StrategyConfig, config_to_dict
+from maml_strategy.config import StrategyConfig, config_to_dict
 from maml_strategy.data import DataWarning, load_ohlcv
 from maml_strategy.dataset import SymbolFeatures, feature_layout, symbol_features
-from maml_strategy.errors import DataError
+from maml_strategy.errors import DataError, ModelError
 
-__all__ = ["WalkForwardPlan", "window_period", "train_task", "backtest_task", "cached_symbol_features", "run_walk_forward"]
+__all__ = ["WalkForwardPlan", "FeatureTask", "TrainTask", "BacktestTask", "window_period", "feature_task",
+           "train_task", "backtest_task", "model_files", "models_from_files", "feature_folder", "read_features",
+           "write_features", "cached_symbol_features", "run_walk_forward"]
 
-SymbolRef = tuple[str, str | None]  # (symbol, CSV path or None = search order)
+SymbolRef = tuple[str, str | None]  # (symbol, CSV path or None = search order): read by the driver only
+MODEL_FILES = ("maml.pt", "static.pt", "gbdt.model", "history.json")  # a model cache entry's files
+_FEATURE_ARRAYS = ("x", "y", "regime", "transition")
 
 
 def window_period(year: int, train_years: int, val_years: int = 2) -> Period:
@@ -76,46 +85,113 @@ def _load(ref: SymbolRef, adjust: str, end: str | None) -> pd.DataFrame:
         return load_ohlcv(ref[0], None, end, path=ref[1], adjust=adjust)
 
 
-_FEATURE_ARRAYS = ("x", "y", "regime", "transition")
+# ------------------------------------------------------------------ tasks (run anywhere; no file of the driver)
+@dataclass(frozen=True)
+class FeatureTask:
+    """One symbol's features. ``frame`` is a handle from :meth:`Executor.put`."""
+
+    symbol: str
+    frame: Any
+    cfg: StrategyConfig
 
 
-def cached_symbol_features(ref: SymbolRef, adjust: str, end: str | None, cfg: StrategyConfig,
-                           cache_dir: str | None) -> tuple[pd.DataFrame, SymbolFeatures]:
-    """Load one symbol and its features, from the on-disk feature cache when present (memory-mapped).
+@dataclass(frozen=True)
+class TrainTask:
+    """The universe models of one (training window, seed); ``key`` is the driver's cache key for them.
 
-    The cache entry is a folder of ``.npy`` files with a ``manifest.json`` (:mod:`maml_strategy.atomic`): an
-    incomplete or corrupt one gives one ``CacheWarning`` and is recomputed; concurrent workers compute it once.
+    ``frames`` and ``features`` map each training symbol to a handle of its frame and of its features.
     """
-    from maml_strategy.backtest.train import _code_hash
 
-    df = _load(ref, adjust, end)
-    if cache_dir is None:
-        return df, symbol_features(df, cfg, ref[0])
-    key = _hash(ref[0], _frame_digest(df), config_to_dict(cfg.features), config_to_dict(cfg.regime), _code_hash())
-    folder = Path(cache_dir) / "features" / f"{ref[0]}-{key}"
-    names, n_cross, _ = feature_layout(cfg)
-    files = tuple(f"{n}.npy" for n in _FEATURE_ARRAYS)
-    if not entry_ok(folder, files):  # missing, or incomplete/corrupt (one warning): compute once, publish atomically
-        with entry_lock(folder):
-            if not entry_ok(folder, files, warn=False):
-                sf = symbol_features(df, cfg, ref[0])
-                with write_entry(folder) as tmp:
-                    for name in _FEATURE_ARRAYS:
-                        np.save(tmp / f"{name}.npy", getattr(sf, name))
-                return df, sf
-    arrays = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in _FEATURE_ARRAYS}
-    return df, SymbolFeatures(ref[0], df.index, arrays["x"], arrays["y"], arrays["regime"], arrays["transition"],
-                              names, n_cross, cfg.features.lag)
+    year: int
+    train_years: int
+    seed: int
+    frames: dict[str, Any]
+    features: dict[str, Any]
+    cfg: StrategyConfig
+    key: str
 
 
-def _mk(p: Path) -> Path:
-    p.mkdir(parents=True, exist_ok=True)
-    return p
+@dataclass(frozen=True)
+class BacktestTask:
+    """Every strategy in ``kinds`` on one (symbol, year, seed); ``models`` is a handle to the model files."""
+
+    symbol: str
+    year: int
+    seed: int
+    frame: Any
+    features: Any
+    models: Any
+    model_key: str
+    kinds: tuple[str, ...]
+    cfg: StrategyConfig
 
 
-def train_task(train_refs: Sequence[SymbolRef], adjust: str, end: str | None, year: int, train_years: int,
-               seed: int, cfg: StrategyConfig, cache_dir: str) -> dict[str, Any]:
-    """Train (or load) the universe model of one (window, seed); returns its cache key and folder."""
+def _read_only(sf: SymbolFeatures) -> SymbolFeatures:
+    for name in _FEATURE_ARRAYS:  # shared by every task, as in the object store: nobody may write into them
+        arr = getattr(sf, name)
+        if isinstance(arr, np.ndarray) and arr.flags.writeable:
+            arr.setflags(write=False)
+    return sf
+
+
+def feature_task(task: FeatureTask) -> SymbolFeatures:
+    """:func:`~maml_strategy.dataset.symbol_features` of one symbol (the driver caches them)."""
+    return symbol_features(fetch(task.frame), task.cfg, task.symbol)
+
+
+def model_files(models: Any) -> dict[str, bytes]:
+    """The files of a model cache entry as bytes: each model in its integrity-checked model-file format.
+
+    Args:
+        models: a :class:`~maml_strategy.backtest.train.TrainedModels`.
+    """
+    with tempfile.TemporaryDirectory(prefix="maml_models.") as d:
+        tmp = Path(d)
+        models.maml.save(tmp / "maml.pt")
+        models.static.save(tmp / "static.pt")
+        if models.gbdt is not None:
+            models.gbdt.save(tmp / "gbdt.model")
+        (tmp / "history.json").write_text(json.dumps(models.history, default=str, indent=1))
+        return {p.name: p.read_bytes() for p in sorted(tmp.iterdir())}
+
+
+def models_from_files(files: Mapping[str, bytes], key: str = "") -> Any:
+    """The :class:`~maml_strategy.backtest.train.TrainedModels` of :func:`model_files` bytes (digests verified).
+
+    Raises:
+        ModelError: an unknown file name, or a model file that is truncated, corrupt or incompatible.
+    """
+    from maml_strategy.backtest.train import load_trained
+
+    unknown = sorted(set(files) - set(MODEL_FILES))
+    if unknown:
+        raise ModelError(f"unexpected model files {unknown}; expected some of {list(MODEL_FILES)}")
+    with tempfile.TemporaryDirectory(prefix="maml_models.") as d:
+        for name, data in files.items():
+            (Path(d) / name).write_bytes(data)
+        return load_trained(d, key)
+
+
+def train_task(task: TrainTask | Sequence[SymbolRef], *legacy: Any) -> dict[str, Any]:
+    """Train the universe models of one (window, seed); returns ``{"files": model_files, "seconds": s}``.
+
+    The positional form ``(train_refs, adjust, end, year, train_years, seed, cfg, cache_dir)`` is the
+    shared-disk one still used by :mod:`~maml_strategy.backtest.portfolio_wf`: the task reads the CSVs and
+    the cache itself and returns ``{"year", "seed", "key", "folder", "cached", "seconds", ...}``.
+    """
+    from maml_strategy.backtest.train import train_models
+
+    if not isinstance(task, TrainTask):
+        return _train_from_paths(task, *legacy)
+    period = window_period(task.year, task.train_years)
+    frames, feats = fetch(task.frames), fetch(task.features)
+    t0 = time.perf_counter()
+    models = train_models(frames, task.cfg, period, seed=task.seed, cache_dir=None, feats=feats)
+    return {"files": model_files(models), "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def _train_from_paths(train_refs: Sequence[SymbolRef], adjust: str, end: str | None, year: int, train_years: int,
+                      seed: int, cfg: StrategyConfig, cache_dir: str) -> dict[str, Any]:
     from maml_strategy.backtest.train import train_models
 
     period = window_period(year, train_years)
@@ -133,46 +209,84 @@ def train_task(train_refs: Sequence[SymbolRef], adjust: str, end: str | None, ye
             "static_best_epoch": hist.get("static", {}).get("best_epoch"), "symbols": len(frames)}
 
 
-def backtest_task(ref: SymbolRef, adjust: str, end: str | None, year: int, seed: int, cfg: StrategyConfig,
-                  cache_dir: str, model_folder: str, model_key: str, kinds: tuple[str, ...]) -> dict[str, Any]:
-    """Every strategy in ``kinds`` on one (symbol, year, seed); cached as JSON under ``cache_dir/wf``."""
-    from maml_strategy.backtest.suite import run_suite
-    from maml_strategy.backtest.train import _code_hash, load_trained
+def feature_folder(cache_dir: str | Path, symbol: str, df: pd.DataFrame, cfg: StrategyConfig) -> Path:
+    """The feature cache entry of one symbol's frame under ``cache_dir`` (keyed by its bars, config and code)."""
+    from maml_strategy.backtest.train import _code_hash
 
+    key = _hash(symbol, _frame_digest(df), config_to_dict(cfg.features), config_to_dict(cfg.regime), _code_hash())
+    return Path(cache_dir) / "features" / f"{symbol}-{key}"
+
+
+def read_features(folder: Path, symbol: str, index: pd.DatetimeIndex, cfg: StrategyConfig,
+                  *, warn: bool = True) -> SymbolFeatures | None:
+    """The memory-mapped features of an intact cache entry (None: missing, or defective with one warning)."""
+    if not entry_ok(folder, tuple(f"{n}.npy" for n in _FEATURE_ARRAYS), warn=warn):
+        return None
+    names, n_cross, _ = feature_layout(cfg)
+    a = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in _FEATURE_ARRAYS}
+    return SymbolFeatures(symbol, index, a["x"], a["y"], a["regime"], a["transition"], names, n_cross, cfg.features.lag)
+
+
+def write_features(folder: Path, sf: SymbolFeatures) -> None:
+    """Publish one symbol's feature arrays as a cache entry (atomically, manifest last)."""
+    with write_entry(folder) as tmp:
+        for name in _FEATURE_ARRAYS:
+            np.save(tmp / f"{name}.npy", getattr(sf, name))
+
+
+def cached_symbol_features(ref: SymbolRef, adjust: str, end: str | None, cfg: StrategyConfig,
+                           cache_dir: str | None) -> tuple[pd.DataFrame, SymbolFeatures]:
+    """Load one symbol from its CSV and its features from the cache folder (computed once, under a lock).
+
+    For tasks that share the driver's disk (:mod:`~maml_strategy.backtest.portfolio_wf`); the walk-forward's
+    own tasks get frames and features from the driver instead.
+    """
+    df = _load(ref, adjust, end)
+    if cache_dir is None:
+        return df, symbol_features(df, cfg, ref[0])
+    folder = feature_folder(cache_dir, ref[0], df, cfg)
+    sf = read_features(folder, ref[0], df.index, cfg)
+    if sf is None:
+        with entry_lock(folder):
+            sf = read_features(folder, ref[0], df.index, cfg, warn=False)
+            if sf is None:
+                sf = symbol_features(df, cfg, ref[0])
+                write_features(folder, sf)
+    return df, sf
+
+
+def backtest_task(task: BacktestTask) -> dict[str, Any]:
+    """Every strategy in ``task.kinds`` on one (symbol, year, seed): rows, skill, test panel (or why skipped)."""
+    from maml_strategy.backtest.suite import run_suite
     from maml_strategy.learner import apply_num_threads
 
+    cfg, sym = task.cfg, task.symbol
     apply_num_threads(cfg.maml.num_threads)  # per-bar inference: one thread per worker
-    period = window_period(year, 1)
-    df, sf = cached_symbol_features(ref, adjust, end, cfg, cache_dir)
-    key = _hash("bt", ref[0], _frame_digest(df.loc[: period.test_end]), year, seed, model_key, list(kinds),
-                config_to_dict(cfg), _code_hash(backtests=True))
-    path = Path(cache_dir) / "wf" / f"{ref[0]}-{year}-{seed}-{key}.json"
-    out = read_json_entry(path)  # None when missing, or incomplete/corrupt (one warning): recompute
-    if out is not None:
-        out["cached"] = True
-        return out
-    out: dict[str, Any] = {"symbol": ref[0], "year": year, "seed": seed, "rows": [], "skill": {}, "skipped": None}
+    period = window_period(task.year, 1)
+    df, sf = fetch(task.frame), fetch(task.features)
+    out: dict[str, Any] = {"symbol": sym, "year": task.year, "seed": task.seed, "rows": [], "skill": {},
+                           "skipped": None}
     try:
-        models = load_trained(model_folder, model_key)
+        models = models_from_files(fetch(task.models), task.model_key)
         if not len(df.loc[period.test_start : period.test_end]):
-            raise DataError(f"no bars in {year}")
-        suite = run_suite(df, sf, cfg, period.test_start, period.test_end, models=models, seed=seed, kinds=kinds)
+            raise DataError(f"no bars in {task.year}")
+        suite = run_suite(df, sf, cfg, period.test_start, period.test_end, models=models, seed=task.seed,
+                          kinds=task.kinds)
     except DataError as exc:
         out["skipped"] = str(exc).splitlines()[0]
     else:
         for kind, r in suite.results.items():
             m = r.metrics
-            out["rows"].append({"symbol": ref[0], "year": year, "seed": seed, "strategy": kind,
+            out["rows"].append({"symbol": sym, "year": task.year, "seed": task.seed, "strategy": kind,
                                 **{k: m.get(k) for k in ("total_return", "sharpe", "max_drawdown", "exposure", "trades",
                                                          "exposure_bear_high_vol", "exposure_other_regimes",
                                                          "adaptations", "alpha", "beta")}})
         out["skill"] = suite.skill
         out["panel"] = suite.panel
-    write_json_entry(path, out)  # atomic, with the digest of its payload
-    out["cached"] = False
     return out
 
 
+# ------------------------------------------------------------------ the driver: plan, cache, stages
 @dataclass
 class WalkForwardPlan:
     """What to run: test symbols, training symbols, years, seeds."""
@@ -192,33 +306,45 @@ class WalkForwardPlan:
         return list(range(self.first, self.last + 1))
 
 
-def run_walk_forward(plan: WalkForwardPlan, cfg: StrategyConfig, *, executor: Any, cache_dir: str,
-                     progress: bool = True, say: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run every training and backtest task; return the rows, skill cells and task counts.
+def run_walk_forward(plan: WalkForwardPlan, cfg: StrategyConfig, *, executor: Executor, cache_dir: str,
+                     progress: bool = True, say: Callable[[str], None] | None = None,
+                     frames: Mapping[str, pd.DataFrame] | None = None) -> dict[str, Any]:
+    """Run every feature, training and backtest task; return the rows, skill cells, task counts and stage times.
+
+    Args:
+        plan: symbols, years and seeds.
+        cfg: strategy configuration.
+        executor: where the tasks run.
+        cache_dir: the driver's cache folder (features, models, results), read and written by the driver only.
+        progress: progress bars.
+        say: callback for stage lines.
+        frames: the plan's symbols already loaded and validated by the caller (others are loaded here).
 
     Returns:
-        ``{"rows": [...], "skill": [...], "skipped": [...], "training": [...], "tasks": {...}}``.
+        ``{"rows", "skill", "skipped", "training", "panels", "tasks", "stages"}``; ``stages`` holds the seconds
+        of the ``load``, ``features``, ``train`` and ``backtest`` stages.
     """
     from maml_strategy.backtest.suite import ALL_STRATEGIES
+    from maml_strategy.backtest.wf_driver import DriverRun, backtest_stage, feature_stage, train_stage
 
     say = say or (lambda _m: None)
     adjust = "total" if plan.price_basis == "total" else "none"
     end = f"{plan.last}-12-31"
     kinds = plan.kinds or ALL_STRATEGIES
-    t_args = [(plan.train_symbols, adjust, end, y, plan.train_years, s, cfg, cache_dir)
-              for y in plan.years for s in plan.seeds]
-    say(f"training: {len(t_args)} (window, seed) tasks on {len(plan.train_symbols)} symbols")
-    trained = executor.map(train_task, t_args, desc="train", progress=progress)
-    by_ws = {(t["year"], t["seed"]): t for t in trained}
-    b_args = []
-    for y in plan.years:
-        for s in plan.seeds:
-            t = by_ws[(y, s)]
-            for ref in plan.symbols:
-                k = kinds if s == plan.seeds[0] else tuple(x for x in kinds if x not in SEEDLESS_KINDS)
-                b_args.append((ref, adjust, end, y, s, cfg, cache_dir, t["folder"], t["key"], k))
-    say(f"backtests: {len(b_args)} (symbol, year, seed) tasks, {len(kinds)} strategies each")
-    done = executor.map(backtest_task, b_args, desc="backtest", progress=progress)
+    stages: dict[str, float] = {}
+    t0 = time.perf_counter()
+    refs = {r[0]: r for r in [*plan.train_symbols, *plan.symbols]}
+    given = frames or {}
+    run = DriverRun(cfg, executor, Path(cache_dir), progress, say,
+                    {s: given[s] if s in given else _load(ref, adjust, end) for s, ref in refs.items()})
+    run.frame_h = {s: executor.put(df) for s, df in run.frames.items()}  # each frame into the object store once
+    stages["load"], t0 = round(time.perf_counter() - t0, 2), time.perf_counter()
+    feature_stage(run)
+    stages["features"], t0 = round(time.perf_counter() - t0, 2), time.perf_counter()
+    trained = train_stage(run, plan)
+    stages["train"], t0 = round(time.perf_counter() - t0, 2), time.perf_counter()
+    done = backtest_stage(run, plan, trained, kinds)
+    stages["backtest"] = round(time.perf_counter() - t0, 2)
     rows, skill, skipped, panels = [], [], [], []
     for d in done:
         rows.extend(d["rows"])
@@ -229,5 +355,6 @@ def run_walk_forward(plan: WalkForwardPlan, cfg: StrategyConfig, *, executor: An
         for model, sc in d.get("skill", {}).items():
             skill.append({"symbol": d["symbol"], "year": d["year"], "seed": d["seed"], "model": model, **sc})
     return {"rows": rows, "skill": skill, "skipped": skipped, "training": trained, "panels": panels,
-            "tasks": {"train": len(t_args), "train_cached": sum(bool(t["cached"]) for t in trained),
-                      "backtest": len(b_args), "backtest_cached": sum(bool(d.get("cached")) for d in done)}}
+            "tasks": {"train": len(trained), "train_cached": sum(bool(t["cached"]) for t in trained),
+                      "backtest": len(done), "backtest_cached": sum(bool(d.get("cached")) for d in done)},
+            "stages": stages}
