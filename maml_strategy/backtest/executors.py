@@ -162,7 +162,12 @@ def check_ray_address(address: str, timeout: float = 3.0) -> None:
     try:
         r = subprocess.run([sys.executable, "-c", _PROBE, f"{host}:{port}"], capture_output=True, text=True,
                            timeout=RAY_CONNECT_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as exc:
+        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr or ""
+        if "InvalidAuthToken" in err or "Unauthenticated" in err:
+            raise ConfigError(
+                f"the Ray cluster at {address} refuses this driver's authentication token; give the driver the "
+                "head's token (the same RAY_AUTH_TOKEN, or a copy of the head's ~/.ray/auth_token)") from None
         raise ConfigError(
             f"the Ray cluster at {address} does not answer: something listens there but no Ray head replied within "
             f"{RAY_CONNECT_TIMEOUT_S:.0f} s; pass the address `ray start --head` printed (its GCS port, 6379 by "
