@@ -89,6 +89,15 @@ def test_ray_gives_identical_results(local_run) -> None:
     s = json.loads((tmp / "out_ray" / "summary.json").read_text())
     assert s["executor"] == "ray" and s["tasks"]["backtest_cached"] == 0
     assert _results(tmp, "out_ray") == _results(tmp, "out")
+    # the driver wrote every artifact into its cache (the tasks return them; they write nothing)
+    from maml_strategy.atomic import check_entry, leftover_temp_files
+
+    cache = tmp / "cache_ray"
+    features = sorted(p.parent for p in (cache / "features").glob("*/manifest.json"))
+    assert [f.name.split("-")[0] for f in features] == ["S0", "S1", "S2"]
+    models = [cache / t["key"] for t in s["training"]]
+    assert len(models) == 2 and all(check_entry(m) is None for m in models + features)
+    assert len(list((cache / "wf").glob("*.json"))) == 6 and leftover_temp_files(cache) == []
 
 
 @pytest.mark.parametrize("args, match", [
