@@ -257,6 +257,8 @@ class RayExecutor(Executor):
                 opts["address"] = self.address
             else:  # "local": a new Ray of our own, whatever /tmp/ray/ray_current_cluster says
                 opts.update(address="local", num_cpus=workers)
+            # the driver-side "Token authentication is enabled for this Ray cluster" notice on every run
+            __import__("logging").getLogger("ray._private.authentication.authentication_token_setup").setLevel("ERROR")
             try:
                 ray.init(**opts)
             except RuntimeError as exc:
