@@ -30,7 +30,7 @@ import json
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from maml_strategy.atomic import entry_lock, entry_ok, write_entry
+from maml_strategy.atomic import entry_ok, write_entry
 from maml_strategy.backtest.executors import Executor, fetch
 from maml_strategy.backtest.periods import Period, custom_period
 from maml_strategy.config import StrategyConfig, config_to_dict
@@ -48,7 +48,7 @@ from maml_strategy.errors import DataError, ModelError
 
 __all__ = ["WalkForwardPlan", "FeatureTask", "TrainTask", "BacktestTask", "window_period", "feature_task",
            "train_task", "backtest_task", "model_files", "models_from_files", "feature_folder", "read_features",
-           "write_features", "cached_symbol_features", "run_walk_forward"]
+           "write_features", "run_walk_forward"]
 
 SymbolRef = tuple[str, str | None]  # (symbol, CSV path or None = search order): read by the driver only
 MODEL_FILES = ("maml.pt", "static.pt", "gbdt.model", "history.json")  # a model cache entry's files
@@ -172,41 +172,15 @@ def models_from_files(files: Mapping[str, bytes], key: str = "") -> Any:
         return load_trained(d, key)
 
 
-def train_task(task: TrainTask | Sequence[SymbolRef], *legacy: Any) -> dict[str, Any]:
-    """Train the universe models of one (window, seed); returns ``{"files": model_files, "seconds": s}``.
-
-    The positional form ``(train_refs, adjust, end, year, train_years, seed, cfg, cache_dir)`` is the
-    shared-disk one still used by :mod:`~maml_strategy.backtest.portfolio_wf`: the task reads the CSVs and
-    the cache itself and returns ``{"year", "seed", "key", "folder", "cached", "seconds", ...}``.
-    """
+def train_task(task: TrainTask) -> dict[str, Any]:
+    """Train the universe models of one (window, seed); returns ``{"files": model_files, "seconds": s}``."""
     from maml_strategy.backtest.train import train_models
 
-    if not isinstance(task, TrainTask):
-        return _train_from_paths(task, *legacy)
     period = window_period(task.year, task.train_years)
     frames, feats = fetch(task.frames), fetch(task.features)
     t0 = time.perf_counter()
     models = train_models(frames, task.cfg, period, seed=task.seed, cache_dir=None, feats=feats)
     return {"files": model_files(models), "seconds": round(time.perf_counter() - t0, 1)}
-
-
-def _train_from_paths(train_refs: Sequence[SymbolRef], adjust: str, end: str | None, year: int, train_years: int,
-                      seed: int, cfg: StrategyConfig, cache_dir: str) -> dict[str, Any]:
-    from maml_strategy.backtest.train import train_models
-
-    period = window_period(year, train_years)
-    frames, feats = {}, {}
-    for ref in train_refs:
-        df, sf = cached_symbol_features(ref, adjust, end, cfg, cache_dir)
-        if df.index[0] < period.train_end:
-            frames[ref[0]], feats[ref[0]] = df, sf
-    t0 = time.perf_counter()
-    models = train_models(frames, cfg, period, seed=seed, cache_dir=cache_dir, feats=feats)
-    hist = models.history
-    return {"year": year, "seed": seed, "key": models.key, "folder": str(Path(cache_dir) / models.key),
-            "cached": models.cached, "seconds": round(time.perf_counter() - t0, 1),
-            "maml_best_epoch": hist.get("maml", {}).get("best_epoch"),
-            "static_best_epoch": hist.get("static", {}).get("best_epoch"), "symbols": len(frames)}
 
 
 def feature_folder(cache_dir: str | Path, symbol: str, df: pd.DataFrame, cfg: StrategyConfig) -> Path:
@@ -232,27 +206,6 @@ def write_features(folder: Path, sf: SymbolFeatures) -> None:
     with write_entry(folder) as tmp:
         for name in _FEATURE_ARRAYS:
             np.save(tmp / f"{name}.npy", getattr(sf, name))
-
-
-def cached_symbol_features(ref: SymbolRef, adjust: str, end: str | None, cfg: StrategyConfig,
-                           cache_dir: str | None) -> tuple[pd.DataFrame, SymbolFeatures]:
-    """Load one symbol from its CSV and its features from the cache folder (computed once, under a lock).
-
-    For tasks that share the driver's disk (:mod:`~maml_strategy.backtest.portfolio_wf`); the walk-forward's
-    own tasks get frames and features from the driver instead.
-    """
-    df = _load(ref, adjust, end)
-    if cache_dir is None:
-        return df, symbol_features(df, cfg, ref[0])
-    folder = feature_folder(cache_dir, ref[0], df, cfg)
-    sf = read_features(folder, ref[0], df.index, cfg)
-    if sf is None:
-        with entry_lock(folder):
-            sf = read_features(folder, ref[0], df.index, cfg, warn=False)
-            if sf is None:
-                sf = symbol_features(df, cfg, ref[0])
-                write_features(folder, sf)
-    return df, sf
 
 
 def backtest_task(task: BacktestTask) -> dict[str, Any]:
