@@ -262,6 +262,7 @@ def test_full_period_default_config(spy_csv, tmp_path, name, bh_return) -> None:
         assert 0 <= strat["max_drawdown"] < 1
 
 
+@pytest.mark.slow  # tests/test_walkforward.py runs the same CLI on a synthetic universe in the default suite
 def test_walk_forward_cli_one_year(spy_csv, tmp_path) -> None:
     proc = run_script(
         "walk_forward.py", "--first", "2007", "--last", "2007", "--train-years", "5", "--universe", "SPY",
