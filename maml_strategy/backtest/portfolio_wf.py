@@ -29,7 +29,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib.util
 import json
 import sys
@@ -40,12 +39,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from maml_strategy.atomic import entry_ok, read_json_entry, write_entry, write_json_entry
 from maml_strategy.backtest.portfolio_stats import BENCHMARK, yearly_metrics
-from maml_strategy.backtest.walkforward import WalkForwardPlan, window_period
+from maml_strategy.backtest.walkforward import WalkForwardPlan, _frame_digest, _hash, window_period  # one key rule
 from maml_strategy.config import StrategyConfig, config_to_dict
 from maml_strategy.features.factors import FACTORS, factor_history
 from maml_strategy.topk import TopkConfig
@@ -66,18 +64,6 @@ def portfolio_kinds() -> tuple[str, ...]:
     """
     models = tuple(m for m in PORTFOLIO_MODELS if m != "gbdt" or importlib.util.find_spec("lightgbm") is not None)
     return (*models, *FACTORS, BENCHMARK)
-
-
-def _hash(*parts: Any) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(p if isinstance(p, bytes) else json.dumps(p, sort_keys=True, default=str).encode())
-    return h.hexdigest()[:20]
-
-
-def _digest(df: pd.DataFrame) -> bytes:
-    cols = np.ascontiguousarray(df[["open", "high", "low", "close", "volume"]].to_numpy())
-    return hashlib.sha256(cols.tobytes() + np.asarray(df.index.asi8).tobytes()).digest()
 
 
 def _learner_args(kind: str, models: Any, cfg: StrategyConfig) -> tuple[Any, bool, int | None, int | None]:
@@ -307,7 +293,7 @@ def run_portfolio_walk_forward(plan: WalkForwardPlan, cfg: StrategyConfig, topk:
         stop = window_period(y, 1).test_end
         syms = [s for s in test_syms if len(frames[s].loc[window_period(y, 1).test_start:stop])]
         fr_h, sf_h = _put(executor, {s: frames[s] for s in syms}), _put(executor, {s: feats[s] for s in syms})
-        digests = [(s, _digest(frames[s].loc[:stop])) for s in syms]
+        digests = [(s, _frame_digest(frames[s].loc[:stop])) for s in syms]
         for k in kinds:
             for seed in (plan.seeds if k in PORTFOLIO_MODELS else plan.seeds[:1]):
                 info = trained.get((y, seed)) if k in PORTFOLIO_MODELS else None
