@@ -11,7 +11,7 @@ Per (training window, seed) one universe model is trained (cached); per (symbol,
 year, seed) every strategy is backtested (cached, so a killed run resumes):
 maml, static, naive_finetune and the no-net controls regime_rule, sma200,
 exposure_matched (a diagnostic) and buy_and_hold, on the total-return basis.
-Writes OUT/summary.json, OUT/results.csv and OUT/heatmap.png, and prints the
+Writes OUT/summary.json, OUT/results.csv, OUT/heatmap.png and OUT/equity_mean.png, and prints the
 aggregate table, paired differences with 95 % bootstrap intervals (resampling
 symbols and years) and each model's skill.
 
@@ -109,7 +109,8 @@ def _run(args: argparse.Namespace, say, t0: float) -> int:  # noqa: ANN001
     from maml_strategy.atomic import atomic_path, atomic_write, output_errors
     from maml_strategy.backtest.executors import check_ray_address, make_executor
     from maml_strategy.backtest.walkforward import WalkForwardPlan, run_walk_forward
-    from maml_strategy.backtest.wf_report import aggregate, comparisons, format_walk_forward, full_skill, plot_heatmap
+    from maml_strategy.backtest.wf_report import (aggregate, comparisons, format_walk_forward, full_skill,
+                                                   plot_heatmap, plot_mean_equity)
     from maml_strategy.data import DataWarning, load_universe
 
     if args.ray_address:
@@ -162,6 +163,8 @@ def _run(args: argparse.Namespace, say, t0: float) -> int:  # noqa: ANN001
             rows.to_csv(tmp, index=False)
         with atomic_path(out / "heatmap.png", skip_empty=True) as tmp:
             heat = out / "heatmap.png" if plot_heatmap(rows, tmp) else None
+        with atomic_path(out / "equity_mean.png", skip_empty=True) as tmp:
+            curves = out / "equity_mean.png" if plot_mean_equity(res.get("panels", []), tmp) else None
         atomic_write(out / "summary.json", json.dumps(summary, indent=1, default=float))
     print(f"\nWalk-forward {args.first}-{args.last}: {len(test_refs)} test symbol(s), trained on {len(train_refs)} "
           f"symbol(s) over the {args.train_years} years before each test year, seeds {plan.seeds}, "
@@ -171,7 +174,8 @@ def _run(args: argparse.Namespace, say, t0: float) -> int:  # noqa: ANN001
     print(format_walk_forward(summary))
     if res["skipped"]:
         print(f"\nskipped {len(res['skipped'])} symbol-year(s), e.g. {res['skipped'][0]}")
-    print(f"\nwrote {out / 'summary.json'}, {out / 'results.csv'}" + (f", {heat}" if heat else ""))
+    print(f"\nwrote {out / 'summary.json'}, {out / 'results.csv'}" + (f", {heat}" if heat else "")
+          + (f", {curves}" if curves else ""))
     return 0
 
 

@@ -60,3 +60,41 @@ def test_heatmap_size_title_and_labels(n_sym: int, n_year: int, tmp_path: Path) 
 def test_heatmap_without_controls_is_none(tmp_path: Path) -> None:
     rows = _rows(2, 2)
     assert plot_heatmap(rows[rows.strategy == "maml"], tmp_path / "h.png") is None
+
+
+def _panels(kinds: tuple[str, ...], n_sym: int = 3, n_days: int = 300) -> list[dict]:
+    rng = np.random.default_rng(0)
+    dates = [str(d.date()) for d in pd.bdate_range("2012-01-02", periods=n_days)]
+    return [{"symbol": f"S{s}", "seed": 0, "year": 2012, "dates": dates,
+             "strategy_ret": {k: list(rng.normal(0.0005 * i, 0.01, n_days)) for i, k in enumerate(kinds)}}
+            for s in range(n_sym)]
+
+
+def test_mean_equity_compounds_the_mean_daily_return_and_ignores_other_seeds() -> None:
+    from maml_strategy.backtest.wf_report import mean_equity
+
+    panels = _panels(("maml", "buy_and_hold"))
+    other = {**panels[0], "seed": 1, "strategy_ret": {"maml": [0.5] * 300, "buy_and_hold": [0.5] * 300}}
+    curves = mean_equity(panels + [other])
+    mean = np.mean([p["strategy_ret"]["maml"] for p in panels], axis=0)
+    np.testing.assert_allclose(curves["maml"].to_numpy(), np.cumprod(1 + mean))
+    assert list(curves.columns) == ["maml", "buy_and_hold"]
+
+
+def test_mean_equity_plot_reads_with_the_legend_outside_every_line(tmp_path: Path) -> None:
+    from maml_strategy.backtest.wf_report import _equity_figure, mean_equity, plot_mean_equity
+
+    kinds = ("maml", "maml_unadapted", "static", "naive_finetune", "gbdt", "reversal", "momentum", "regime_rule",
+             "sma200", "exposure_matched", "buy_and_hold")
+    out = plot_mean_equity(_panels(kinds), tmp_path / "equity_mean.png")
+    h, w = mpimg.imread(out).shape[:2]
+    assert w >= 800 and h >= 400
+    fig = _equity_figure(mean_equity(_panels(kinds)), "title")
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent()
+    assert len(ax.get_legend().get_texts()) == len(kinds)
+    assert legend.x0 >= ax.get_window_extent().x1  # outside the axes: it covers no line
+    assert legend.x1 <= fig.bbox.x1 + 1  # and inside the figure
+    plt.close(fig)
+    assert plot_mean_equity([], tmp_path / "none.png") is None

@@ -64,7 +64,7 @@ def test_local_run_writes_summary(local_run) -> None:
     cmp = s["comparisons"]["maml_vs_buy_and_hold"]["sharpe"]
     assert cmp["ci95"][0] <= cmp["mean_diff"] <= cmp["ci95"][1]
     assert set(s["skill"]) >= {"maml", "maml_unadapted", "static", "naive_finetune"}
-    assert (tmp / "out" / "heatmap.png").is_file()
+    assert (tmp / "out" / "heatmap.png").is_file() and (tmp / "out" / "equity_mean.png").is_file()
     assert "mean Sharpe" in r.stdout
 
 

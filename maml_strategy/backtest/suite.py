@@ -150,7 +150,8 @@ def _clean(a: np.ndarray) -> list[float | None]:
 
 def test_panel(df: pd.DataFrame, sf: SymbolFeatures, cfg: StrategyConfig, start: pd.Timestamp, end: pd.Timestamp,
                results: dict[str, BacktestResult], models: Any | None) -> dict[str, Any]:
-    """Per test bar: tradable label, its raw return, close label, regime, factors and each model's prediction.
+    """Per test bar: tradable label, its raw return, close label, regime, factors, each model's prediction
+    and each strategy's daily return.
 
     Labels whose horizon passes ``end`` are None (they are not known inside the window).
     Predictions are the traded ones (from each strategy's decisions); a model whose
@@ -185,7 +186,9 @@ def test_panel(df: pd.DataFrame, sf: SymbolFeatures, cfg: StrategyConfig, start:
         preds.setdefault(f, _clean(v))
     return {"dates": [str(d.date()) for d in idx], "label": _clean(lab), "ret": _clean(ret),
             "label_close": _clean(y_close), "regime": [int(c) for c in sf.regime[rows]],
-            "reversal": _clean(factors["reversal"]), "momentum": _clean(factors["momentum"]), "pred": preds}
+            "reversal": _clean(factors["reversal"]), "momentum": _clean(factors["momentum"]), "pred": preds,
+            "strategy_ret": {kind: _clean(r.daily_returns.reindex(idx).to_numpy(dtype=np.float64))
+                             for kind, r in results.items()}}  # each strategy's daily return (mean equity plot)
 
 
 def _batch_predict(learner: Any, sf: SymbolFeatures, rows: np.ndarray) -> np.ndarray:

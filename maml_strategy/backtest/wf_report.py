@@ -309,3 +309,70 @@ def plot_heatmap(rows: pd.DataFrame, path: str | Path, learner: str = "maml") ->
     finally:
         plt.close(fig)
     return out
+
+
+def mean_equity(panels: list[dict[str, Any]]) -> pd.DataFrame:
+    """Growth of 1 for every strategy: per date the mean daily return over the symbols (first seed),
+    compounded over the test years (dates x strategies).
+
+    Example:
+        >>> p = [{"symbol": s, "seed": 0, "dates": ["2012-01-03", "2012-01-04"],
+        ...       "strategy_ret": {"maml": [0.01, r], "buy_and_hold": [0.0, 0.02]}} for s, r in (("A", 0.0), ("B", 0.02))]
+        >>> mean_equity(p).round(4).to_dict("list")
+        {'maml': [1.01, 1.0201], 'buy_and_hold': [1.0, 1.02]}
+    """
+    first = min((int(p.get("seed", 0)) for p in panels if p.get("dates")), default=0)
+    parts = [pd.DataFrame(p["strategy_ret"], index=pd.DatetimeIndex(p["dates"]), dtype=float).assign(_sym=p["symbol"])
+             for p in panels if p.get("dates") and p.get("strategy_ret") and int(p.get("seed", 0)) == first]
+    if not parts:
+        return pd.DataFrame()
+    daily = pd.concat(parts).drop(columns="_sym").groupby(level=0, sort=True).mean()
+    return (1.0 + daily.fillna(0.0)).cumprod()
+
+
+def _equity_figure(curves: pd.DataFrame, title: str) -> Any:
+    """One line per strategy (log scale), the legend outside the axes on the right."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(11.0, 5.0), layout="constrained")
+    for name in curves.columns:
+        ax.plot(curves.index, curves[name], lw=2.0 if name in ("maml", "buy_and_hold") else 1.0, label=name)
+    ax.set_yscale("log")
+    ax.set_ylabel("growth of 1 (log scale)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    _fit_suptitle(fig, title)
+    return fig
+
+
+def plot_mean_equity(panels: list[dict[str, Any]], path: str | Path) -> Path | None:
+    """The mean equity curve of every strategy over the walk-forward (:func:`mean_equity`) as a PNG.
+
+    Args:
+        panels: the backtest tasks' panels (``dates``, ``symbol``, ``seed``, ``strategy_ret``).
+        path: where the PNG goes.
+
+    Returns:
+        ``path``, or None when no panel carries strategy returns.
+
+    Example:
+        >>> plot_mean_equity(res["panels"], "equity_mean.png")  # doctest: +SKIP
+        PosixPath('equity_mean.png')
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = mean_equity(panels)
+    if curves.empty:
+        return None
+    n = len({p["symbol"] for p in panels if p.get("dates")})
+    fig = _equity_figure(curves, f"Mean equity of every strategy over {n} symbol(s): each day the mean daily "
+                                 "return over the symbols, compounded across the test years (first seed)")
+    out = Path(path)
+    try:
+        fig.savefig(out, dpi=_HEATMAP_DPI)
+    finally:
+        plt.close(fig)
+    return out
