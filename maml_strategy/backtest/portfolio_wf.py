@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import json
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -43,7 +41,8 @@ import pandas as pd
 
 from maml_strategy.atomic import entry_ok, read_json_entry, write_entry, write_json_entry
 from maml_strategy.backtest.portfolio_stats import BENCHMARK, yearly_metrics
-from maml_strategy.backtest.walkforward import WalkForwardPlan, _frame_digest, _hash, window_period  # one key rule
+from maml_strategy.backtest.walkforward import (WalkForwardPlan, _frame_digest, _hash, model_files,  # one rule each
+                                                models_from_files, window_period)
 from maml_strategy.config import StrategyConfig, config_to_dict
 from maml_strategy.features.factors import FACTORS, factor_history
 from maml_strategy.topk import TopkConfig
@@ -94,26 +93,6 @@ def _put(executor: Any, value: Any) -> Any:
     return put(value) if callable(put) else value
 
 
-def _model_files(models: Any) -> dict[str, bytes]:
-    with tempfile.TemporaryDirectory(prefix="maml_pf_models.") as d:
-        tmp = Path(d)
-        models.maml.save(tmp / "maml.pt")
-        models.static.save(tmp / "static.pt")
-        if models.gbdt is not None:
-            models.gbdt.save(tmp / "gbdt.model")
-        (tmp / "history.json").write_text(json.dumps(models.history, default=str, indent=1))
-        return {p.name: p.read_bytes() for p in sorted(tmp.iterdir())}
-
-
-def _models(files: Mapping[str, bytes], key: str) -> Any:
-    from maml_strategy.backtest.train import load_trained
-
-    with tempfile.TemporaryDirectory(prefix="maml_pf_models.") as d:
-        for name, data in files.items():
-            (Path(d) / name).write_bytes(data)
-        return load_trained(d, key)
-
-
 def portfolio_train_task(frames: Any, feats: Any, year: int, train_years: int, seed: int, cfg: StrategyConfig,
                          key: str) -> dict[str, Any]:
     """Train the universe models of one (window, seed) (no file written); returns ``{"files", "seconds"}``.
@@ -134,7 +113,7 @@ def portfolio_train_task(frames: Any, feats: Any, year: int, train_years: int, s
     if models.key != key:
         raise ConfigError(f"the worker that trained {year} seed {seed} computes cache key {models.key}, the driver "
                           f"{key}: install the same dependencies (LightGBM included) everywhere")
-    return {"files": _model_files(models), "seconds": round(time.perf_counter() - t0, 1)}
+    return {"files": model_files(models), "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def portfolio_task(frames: Any, feats: Any, year: int, seed: int, kind: str, cfg: StrategyConfig, topk: TopkConfig,
@@ -176,7 +155,7 @@ def portfolio_task(frames: Any, feats: Any, year: int, seed: int, kind: str, cfg
     warm: dict[str, int] = {}
     if kind in PORTFOLIO_MODELS:
         files = _fetch(model_files)
-        models = _models(files, model_key) if files else None
+        models = models_from_files(files, model_key) if files else None
         learner, adapt, steps, lr = _learner_args(kind, models, cfg) if models is not None else (None, False, None, None)
         if learner is None:
             out["skipped"] = f"no {kind} model for {year} seed {seed}"
