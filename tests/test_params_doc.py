@@ -58,22 +58,26 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
                           cwd=REPO_ROOT, timeout=60)
 
 
-def test_cli_lists_strategies_and_prints_a_table() -> None:
-    listing = _cli("params")
+def test_cli_lists_strategies_and_prints_a_table(capsys) -> None:
+    from maml_strategy.__main__ import main
+
+    listing = _cli("params")  # once as a real `python -m maml_strategy`, the rest in-process
     assert listing.returncode == 0, listing.stderr
     for kind, cls in STRATEGIES.items():
         assert kind in listing.stdout and cls.__name__ in listing.stdout
-    table = _cli("params", "SMA200Strategy")
-    assert table.returncode == 0, table.stderr
-    lines = table.stdout.splitlines()
+    assert main(["params", "SMA200Strategy"]) == 0
+    lines = capsys.readouterr().out.splitlines()
     assert lines[2].split() == ["name", "default", "meaning"]
     assert any(line.split()[:2] == ["period", "200"] and "moving average" in line for line in lines)
-    assert "(undocumented)" not in table.stdout
-    assert _cli("params", "maml").stdout.startswith("MAMLRegimeStrategy params")
+    assert "(undocumented)" not in "\n".join(lines)
+    assert main(["params", "maml"]) == 0
+    assert capsys.readouterr().out.startswith("MAMLRegimeStrategy params")
 
 
-def test_cli_unknown_strategy_is_one_error_line() -> None:
-    proc = _cli("params", "NoSuchStrategy")
-    assert proc.returncode == 2
-    last = proc.stderr.strip().splitlines()[-1]
+def test_cli_unknown_strategy_is_one_error_line(capsys) -> None:
+    from maml_strategy.__main__ import main
+    from maml_strategy.cli import run_main
+
+    assert run_main(main, ["params", "NoSuchStrategy"]) == 2  # what `python -m maml_strategy` runs
+    last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("error: ") and "MAMLRegimeStrategy (maml)" in last
