@@ -86,9 +86,9 @@ class PortfolioStrategy(bt.Strategy):
     )
 
     def __init__(self) -> None:
-        from maml_strategy.strategy import _resolve_config
+        from maml_strategy.strategy_base import resolve_config
 
-        cfg = _resolve_config(self.p.config)
+        cfg = resolve_config(self.p.config)
         over = {k: getattr(self.p, k) for k in ("allow_short", "max_exposure", "adapt_steps", "adapt_lr")
                 if getattr(self.p, k) is not None}
         self.cfg = cfg
