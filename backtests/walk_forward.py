@@ -9,11 +9,14 @@
 
 Per (training window, seed) one universe model is trained (cached); per (symbol,
 year, seed) every strategy is backtested (cached, so a killed run resumes):
-maml, static, naive_finetune and the no-net controls regime_rule, sma200,
-exposure_matched (a diagnostic) and buy_and_hold, on the total-return basis.
-Writes OUT/summary.json, OUT/results.csv, OUT/heatmap.png and OUT/equity_mean.png, and prints the
-aggregate table, paired differences with 95 % bootstrap intervals (resampling
-symbols and years) and each model's skill.
+maml, maml_unadapted (the same model, adaptation off), static, naive_finetune,
+gbdt, the factors reversal and momentum, and the no-net controls regime_rule,
+sma200, exposure_matched (a diagnostic) and buy_and_hold, on the total-return
+basis. Writes OUT/summary.json, OUT/results.csv, OUT/heatmap.png and
+OUT/equity_mean.png, and prints the aggregate table (with alpha and beta against
+buy-and-hold), paired differences with 95 % bootstrap intervals (resampling
+symbols and years), each model's skill on the tradable label (IC beyond the
+factors, cross-sectional / timing / selection IC) and the adaptation gain.
 
 Note: every stock in the shared universe is a 2024 S&P 500 member (survivorship
 bias): buy-and-hold over it looks better than it would have in real time.
