@@ -105,30 +105,22 @@ def _run(args: argparse.Namespace, say, t0: float) -> int:  # noqa: ANN001
         from maml_strategy.backtest.portfolio_report import run_portfolio_mode
 
         return run_portfolio_mode(args, say, t0)
-    import warnings
 
     import pandas as pd
 
     from maml_strategy.atomic import atomic_path, atomic_write, output_errors
     from maml_strategy.backtest.executors import check_ray_address, make_executor
-    from maml_strategy.backtest.walkforward import WalkForwardPlan, run_walk_forward
+    from maml_strategy.backtest.walkforward import WalkForwardPlan, load_universes, run_walk_forward
     from maml_strategy.backtest.wf_report import (aggregate, comparisons, format_walk_forward, full_skill,
                                                    plot_heatmap, plot_mean_equity)
-    from maml_strategy.data import DataWarning, load_universe
 
     if args.ray_address:
         check_ray_address(args.ray_address)
     cfg, test_uni, train_uni = args.cfg, args.test_uni, args.train_uni
-    adjust = "total" if args.price_basis == "total" else "none"
     say(f"data: checking {len(set(test_uni.symbols) | set(train_uni.symbols))} symbol(s) up to {args.last}-12-31 "
         f"({args.price_basis} price basis)")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DataWarning)
-        good_test = load_universe(test_uni, None, f"{args.last}-12-31", adjust=adjust, skip_bad=args.skip_bad_symbols)
-        good_train = good_test if train_uni is test_uni else load_universe(
-            train_uni, None, f"{args.last}-12-31", adjust=adjust, skip_bad=args.skip_bad_symbols)
-    for w in caught:
-        say(f"warning: {' '.join(str(w.message).split())}")
+    good_test, good_train = load_universes(test_uni, train_uni, args.last, price_basis=args.price_basis,
+                                           skip_bad=args.skip_bad_symbols, say=say)
     test_refs = [(s, test_uni.path_of(s)) for s in good_test]
     train_refs = [(s, train_uni.path_of(s)) for s in good_train]
     frames = {**good_train, **good_test}  # loaded and validated once: the tasks get them through the executor

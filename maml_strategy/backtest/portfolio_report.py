@@ -18,7 +18,6 @@ import argparse
 import dataclasses
 import json
 import time
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -185,22 +184,15 @@ def run_portfolio_mode(args: argparse.Namespace, say: Callable[[str], None], t0:
     from maml_strategy.atomic import atomic_path, atomic_write, output_errors
     from maml_strategy.backtest.executors import check_ray_address, make_executor
     from maml_strategy.backtest.portfolio_wf import portfolio_kinds, run_portfolio_walk_forward
-    from maml_strategy.backtest.walkforward import WalkForwardPlan
-    from maml_strategy.data import DataWarning, load_universe
+    from maml_strategy.backtest.walkforward import WalkForwardPlan, load_universes
     from maml_strategy.errors import DataError
     from maml_strategy.topk import TopkConfig
 
     if args.ray_address:
         check_ray_address(args.ray_address)
     cfg, test_uni, train_uni = args.cfg, args.test_uni, args.train_uni
-    adjust = "total" if args.price_basis == "total" else "none"
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DataWarning)
-        good_test = load_universe(test_uni, None, f"{args.last}-12-31", adjust=adjust, skip_bad=args.skip_bad_symbols)
-        good_train = good_test if train_uni is test_uni else load_universe(
-            train_uni, None, f"{args.last}-12-31", adjust=adjust, skip_bad=args.skip_bad_symbols)
-    for w in caught:
-        say(f"warning: {' '.join(str(w.message).split())}")
+    good_test, good_train = load_universes(test_uni, train_uni, args.last, price_basis=args.price_basis,
+                                           skip_bad=args.skip_bad_symbols, say=say)
     check_portfolio_universe(good_test, args.top_k, args.first, args.last)
     test_refs = [(s, test_uni.path_of(s)) for s in good_test]
     train_refs = [(s, train_uni.path_of(s)) for s in good_train]

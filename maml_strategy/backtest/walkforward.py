@@ -42,17 +42,45 @@ from maml_strategy.atomic import entry_ok, write_entry
 from maml_strategy.backtest.executors import Executor, fetch
 from maml_strategy.backtest.periods import Period, custom_period
 from maml_strategy.config import StrategyConfig, config_to_dict
-from maml_strategy.data import DataWarning, load_ohlcv
+from maml_strategy.data import DataWarning, load_ohlcv, load_universe
 from maml_strategy.dataset import SymbolFeatures, feature_layout, symbol_features
 from maml_strategy.errors import DataError, ModelError
 
 __all__ = ["WalkForwardPlan", "FeatureTask", "TrainTask", "BacktestTask", "window_period", "feature_task",
            "train_task", "backtest_task", "model_files", "models_from_files", "feature_folder", "read_features",
-           "write_features", "run_walk_forward"]
+           "write_features", "run_walk_forward", "load_universes"]
 
 SymbolRef = tuple[str, str | None]  # (symbol, CSV path or None = search order): read by the driver only
 MODEL_FILES = ("maml.pt", "static.pt", "gbdt.model", "history.json")  # a model cache entry's files
 _FEATURE_ARRAYS = ("x", "y", "regime", "transition")
+
+
+def load_universes(test_uni: Any, train_uni: Any, last: int, *, price_basis: str, skip_bad: bool,
+                   say: Callable[[str], None]) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """The test and training universes, each symbol loaded and validated once, up to ``last``-12-31.
+
+    Every :class:`~maml_strategy.data.DataWarning` is passed to ``say`` once, as one line.
+    The training frames are the test frames when both specs are the same object.
+
+    Args:
+        test_uni, train_uni: universe specs (``maml_strategy.data.resolve_universe``).
+        last: the last test year: no later bar is read.
+        price_basis: ``total`` (dividends credited) or ``close``.
+        skip_bad: drop symbols that fail validation instead of raising.
+        say: where the warnings go.
+
+    Example:
+        >>> test, train = load_universes(spec, spec, 2012, price_basis="total", skip_bad=False, say=print)  # doctest: +SKIP
+    """
+    adjust = "total" if price_basis == "total" else "none"
+    end = f"{last}-12-31"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        test = load_universe(test_uni, None, end, adjust=adjust, skip_bad=skip_bad)
+        train = test if train_uni is test_uni else load_universe(train_uni, None, end, adjust=adjust, skip_bad=skip_bad)
+    for w in caught:
+        say(f"warning: {' '.join(str(w.message).split())}")
+    return test, train
 
 
 def window_period(year: int, train_years: int, val_years: int = 2) -> Period:
