@@ -270,6 +270,18 @@ def _heatmap_figure(diff: pd.DataFrame, title: str) -> Any:
     return fig
 
 
+def _save(fig: Any, path: str | Path) -> Path:
+    """Write ``fig`` as a PNG at the report dpi and close it, also when saving fails."""
+    import matplotlib.pyplot as plt
+
+    out = Path(path)
+    try:
+        fig.savefig(out, dpi=_HEATMAP_DPI)
+    finally:
+        plt.close(fig)
+    return out
+
+
 def plot_heatmap(rows: pd.DataFrame, path: str | Path, learner: str = "maml") -> Path | None:
     """Heat map of symbols x years: ``learner``'s return minus the best no-net control's return in that cell.
 
@@ -293,7 +305,6 @@ def plot_heatmap(rows: pd.DataFrame, path: str | Path, learner: str = "maml") ->
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     cell = rows.groupby(["symbol", "year", "strategy"])["total_return"].mean().unstack("strategy")
     controls = [c for c in NO_NET_CONTROLS if c in cell.columns]
@@ -303,12 +314,7 @@ def plot_heatmap(rows: pd.DataFrame, path: str | Path, learner: str = "maml") ->
     title = f"{learner} return minus the best no-net control ({', '.join(controls)}) per symbol and test year, " \
             "percentage points (blue: {learner} better)".replace("{learner}", learner)
     fig = _heatmap_figure(diff, title)
-    out = Path(path)
-    try:
-        fig.savefig(out, dpi=_HEATMAP_DPI)
-    finally:
-        plt.close(fig)
-    return out
+    return _save(fig, path)
 
 
 def mean_equity(panels: list[dict[str, Any]]) -> pd.DataFrame:
@@ -362,7 +368,6 @@ def plot_mean_equity(panels: list[dict[str, Any]], path: str | Path) -> Path | N
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     curves = mean_equity(panels)
     if curves.empty:
@@ -370,9 +375,4 @@ def plot_mean_equity(panels: list[dict[str, Any]], path: str | Path) -> Path | N
     n = len({p["symbol"] for p in panels if p.get("dates")})
     fig = _equity_figure(curves, f"Mean equity of every strategy over {n} symbol(s): each day the mean daily "
                                  "return over the symbols, compounded across the test years (first seed)")
-    out = Path(path)
-    try:
-        fig.savefig(out, dpi=_HEATMAP_DPI)
-    finally:
-        plt.close(fig)
-    return out
+    return _save(fig, path)
