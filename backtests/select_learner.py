@@ -98,7 +98,7 @@ def merge(base: dict[str, Any], changes: dict[str, dict[str, Any]]) -> dict[str,
 
 
 def _mean(d: Any) -> float | None:
-    return (d or {}).get("mean") if isinstance(d, dict) else d
+    return d.get("mean") if isinstance(d, dict) else d
 
 
 def score(summary: dict[str, Any]) -> dict[str, Any]:
