@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from maml_strategy.config import FeatureConfig
 from maml_strategy.errors import DataError
 
 __all__ = ["forward_returns", "tradable_returns", "trailing_vol", "label_lag", "make_labels", "LABELS",
@@ -39,7 +40,7 @@ def label_lag(label: str, horizon: int) -> int:
     """
     if label not in LABELS:
         raise DataError(f"label must be one of {', '.join(LABELS)}, got {label!r}")
-    return int(horizon) + (1 if label == "tradable" else 0)
+    return FeatureConfig(horizon=int(horizon), label=label).lag  # the rule's one home: FeatureConfig.lag
 
 
 def trailing_vol(close: np.ndarray, vol_window: int = 20) -> np.ndarray:
