@@ -45,7 +45,7 @@ from maml_strategy.config import load_config
 from maml_strategy.data import load_ohlcv
 from maml_strategy.errors import MamlStrategyError
 from maml_strategy.features.scaler import FeatureScaler
-from maml_strategy.gbdt import GBDTConfig, score_predictions, select_gbdt_params, train_gbdt
+from maml_strategy.learners.gbdt import GBDTConfig, score_predictions, select_gbdt_params, train_gbdt
 
 HERE = Path(__file__).resolve().parent
 UNIVERSE = Path("/work/shared/data/universe")

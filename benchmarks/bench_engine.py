@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     from maml_strategy.dataset import symbol_features
     from maml_strategy.engine import Precomputed, SignalEngine
     from maml_strategy.features import FeatureScaler
-    from maml_strategy.maml import MAML
+    from maml_strategy.learners.maml import MAML
     from maml_strategy.model import HierarchicalTimeframeNet
     from maml_strategy.strategy import MAMLRegimeStrategy
 

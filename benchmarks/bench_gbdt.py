@@ -28,9 +28,9 @@ from maml_strategy.config import load_config
 from maml_strategy.data import load_ohlcv
 from maml_strategy.engine import SignalEngine
 from maml_strategy.features.scaler import FeatureScaler
-from maml_strategy.gbdt import GBDTConfig, train_gbdt
+from maml_strategy.learners.gbdt import GBDTConfig, train_gbdt
 from maml_strategy.model import HierarchicalTimeframeNet
-from maml_strategy.training import StaticConfig, StaticModel
+from maml_strategy.learners.static import StaticConfig, StaticModel
 
 UNIVERSE = Path("/work/shared/data/universe")
 HERE = Path(__file__).resolve().parent

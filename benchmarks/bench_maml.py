@@ -91,8 +91,8 @@ def adapt_vs_naive(repeats: int = 9, calls: int = 20) -> dict[str, Any]:
     """
     import torch
 
-    from maml_strategy.inner import inner_loop
-    from maml_strategy.maml import MAML, MAMLConfig
+    from maml_strategy.learners.inner import inner_loop
+    from maml_strategy.learners.maml import MAML, MAMLConfig
     from maml_strategy.model import HierarchicalTimeframeNet
 
     torch.set_num_threads(1)
@@ -146,7 +146,7 @@ def meta_steps(reps: int = 10, threads: tuple[int, ...] = (1, 2)) -> dict[str, d
     """Median ms of one meta-step per thread count: ``{f"threads={n}": {name: ms}}``."""
     import torch
 
-    from maml_strategy.maml import MAML, MAMLConfig
+    from maml_strategy.learners.maml import MAML, MAMLConfig
     from maml_strategy.model import HierarchicalTimeframeNet
 
     torch.manual_seed(0)

@@ -85,7 +85,7 @@ _LAZY: dict[str, str] = {
     "RegimeIndicator": "maml_strategy.indicators:RegimeIndicator",
     "MultiTimeframeExtractor": "maml_strategy.features:MultiTimeframeExtractor",
     "HierarchicalTimeframeNet": "maml_strategy.model:HierarchicalTimeframeNet",
-    "MAML": "maml_strategy.maml:MAML",
+    "MAML": "maml_strategy.learners.maml:MAML",
     "load_learner": "maml_strategy.learners:load_learner",
     "load_ohlcv": "maml_strategy.data:load_ohlcv",
     "load_universe": "maml_strategy.data:load_universe",

@@ -27,7 +27,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,25 +38,12 @@ from maml_strategy.errors import ConfigError
 from maml_strategy.features import MultiTimeframeExtractor, make_labels, support_history
 from maml_strategy.features.scaler import FeatureScaler
 from maml_strategy.positions import PositionMapper, exposure_from_prediction
+from maml_strategy.learners.protocol import LearnerProtocol
 from maml_strategy.precompute import AdaptationPlanner, Precomputed, support_positions
 from maml_strategy.regime import Regime, RegimeConfig, RegimeDetector
 
-__all__ = ["SupportsAdapt", "Decision", "AdaptationRecord", "Precomputed", "SignalEngine", "exposure_from_prediction",
+__all__ = ["Decision", "AdaptationRecord", "Precomputed", "SignalEngine", "exposure_from_prediction",
            "PositionMapper", "BarRow", "Support", "StreamingRows", "PrecomputedRows"]
-
-
-class SupportsAdapt(Protocol):
-    """What the engine needs from a model (``MAML`` and ``StaticModel``, i.e. any
-    :class:`maml_strategy.learner.Learner`, qualify)."""
-
-    scaler: FeatureScaler | None
-
-    def predict(self, x: torch.Tensor, params: dict[str, torch.Tensor] | None = None) -> torch.Tensor: ...
-
-    def adapt(self, support_x: torch.Tensor, support_y: torch.Tensor, steps: int | None = None,
-              lr: float | None = None) -> dict[str, torch.Tensor]: ...
-
-    def support_loss(self, x: torch.Tensor, y: torch.Tensor, params: dict[str, torch.Tensor] | None = None) -> float: ...
 
 
 @dataclass
@@ -317,7 +304,7 @@ class SignalEngine:
 
     def __init__(
         self,
-        learner: SupportsAdapt | None,
+        learner: LearnerProtocol | None,
         *,
         adapt: bool = True,
         regime: RegimeConfig | None = None,

@@ -102,7 +102,7 @@ def support_positions(t: int, first: int, valid: np.ndarray, *, support_size: in
 class PlannedAdaptation:
     """The adaptation of one transition bar, computed in a batch."""
 
-    params: dict[str, torch.Tensor]
+    params: Any  # the learner's adapted state (a parameter dict for the nets)
     support: np.ndarray  # rows used, oldest first
     loss_before: float
     loss_after: float
@@ -113,7 +113,8 @@ class AdaptationPlanner:
     """Adapts the learner at every upcoming transition of a :class:`Precomputed` series at once.
 
     Args:
-        learner: the model (``adapt_batch``, ``task_losses``, ``scaler``).
+        learner: the model (a :class:`~maml_strategy.learners.protocol.LearnerProtocol`: ``adapt_batch``,
+            ``task_losses``, ``task_params``, ``scaler``).
         pre: the series (with labels ``y``).
         first: row of the first bar fed to the engine (support windows stay inside the fed bars).
         support_size, horizon, vol_window: the engine's support rule.
@@ -169,5 +170,5 @@ class AdaptationPlanner:
         stacked = self.learner.adapt_batch(x, y, steps=self.steps, lr=self.lr)
         ms = (time.perf_counter() - t0) * 1e3 / len(rows)
         after = self.learner.task_losses(x, y, stacked)
-        return [PlannedAdaptation({k: v[n] for k, v in stacked.items()}, sups[n], float(before[n]),
+        return [PlannedAdaptation(self.learner.task_params(stacked, n), sups[n], float(before[n]),
                                   float(after[n]), ms) for n in range(len(rows))]

@@ -15,10 +15,10 @@ import torch
 from torch.func import functional_call, grad, vmap
 
 from maml_strategy.errors import ConfigError
-from maml_strategy.inner import ADAPT_SCOPE_PARAMS, inner_loop, scope_names
-from maml_strategy.maml import MAML, MAMLConfig
+from maml_strategy.learners.inner import ADAPT_SCOPE_PARAMS, inner_loop, scope_names
+from maml_strategy.learners.maml import MAML, MAMLConfig
 from maml_strategy.model import HierarchicalTimeframeNet
-from maml_strategy.persistence import read_model_file, write_model_file
+from maml_strategy.learners.persistence import read_model_file, write_model_file
 from maml_strategy.tasks import TaskBatch
 
 TINY = dict(num_timeframes=2, features_per_tf=3, cross_tf_features=1, hidden_dim=4)  # D = 7

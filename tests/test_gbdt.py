@@ -1,4 +1,4 @@
-"""Gradient-boosted-trees control (maml_strategy.gbdt): fit, early stopping, adapt, persistence, bad input."""
+"""Gradient-boosted-trees control (maml_strategy.learners.gbdt): fit, early stopping, adapt, persistence, bad input."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 
 from maml_strategy.errors import ConfigError, DataError, ModelError
 from maml_strategy.features.scaler import FeatureScaler
-from maml_strategy.gbdt import GBDTConfig, GBDTModel, require_lightgbm, score_predictions, select_gbdt_params, train_gbdt
+from maml_strategy.learners.gbdt import GBDTConfig, GBDTModel, require_lightgbm, score_predictions, select_gbdt_params, train_gbdt
 
 D = 6
 FAST = GBDTConfig(num_leaves=7, learning_rate=0.1, n_estimators=200, min_data_in_leaf=20, early_stopping_rounds=10,
@@ -100,7 +100,7 @@ def test_corrupt_file_raises_model_error(fitted, tmp_path):
 
 
 def test_garbage_booster_with_valid_digest_raises_model_error(fitted, tmp_path):
-    from maml_strategy.persistence import payload_digest
+    from maml_strategy.learners.persistence import payload_digest
 
     model, _ = fitted
     p = tmp_path / "g.pt"
@@ -117,7 +117,7 @@ def test_garbage_booster_with_valid_digest_raises_model_error(fitted, tmp_path):
 
 def test_static_file_is_not_a_gbdt_file(tmp_path):
     pytest.importorskip("lightgbm")
-    from maml_strategy.persistence import write_model_file
+    from maml_strategy.learners.persistence import write_model_file
 
     p = tmp_path / "s.pt"
     write_model_file(p, kind="static", meta={}, tensors={"model.w": torch.ones(1)})
@@ -235,7 +235,7 @@ def test_config_and_input_validation():
 
 
 def test_split_window_keeps_training_labels_out_of_the_validation_years():
-    from maml_strategy.gbdt import split_window
+    from maml_strategy.learners.gbdt import split_window
 
     n, h, vp = 40, 5, 30
     x = np.arange(n, dtype=float)[:, None]
@@ -270,3 +270,35 @@ def test_a_gbdt_section_in_the_strategy_yaml_changes_the_trained_model(tmp_path)
     assert gbdt is not None and gbdt.config.num_leaves == 2
     leaves = [t["num_leaves"] for t in gbdt.booster.dump_model()["tree_info"]]
     assert leaves and max(leaves) == 2  # the default (15 leaves) grows larger trees on these rows
+
+
+def test_gbdt_has_the_learner_protocol_and_adapts_in_batches(fitted):
+    """adapt_batch = adapt per task; the adaptation planner (precomputed path, adapt=True) runs on LightGBM."""
+    from maml_strategy.config import load_config
+    from maml_strategy.dataset import symbol_features
+    from maml_strategy.data import synthetic_ohlcv
+    from maml_strategy.learners.protocol import LearnerProtocol
+    from maml_strategy.precompute import AdaptationPlanner, Precomputed
+
+    model, d = fitted
+    assert isinstance(model, LearnerProtocol)
+    sx = np.stack([d["xv"][:32], d["xv"][32:64]])
+    sy = np.stack([d["yv"][:32] + 2.0, d["yv"][32:64] - 2.0])
+    batch = model.adapt_batch(sx, sy, steps=3, lr=0.2)
+    for n in range(2):
+        one = model.adapt(sx[n], sy[n], steps=3, lr=0.2)
+        assert torch.equal(model.predict(d["xh"], model.task_params(batch, n)), model.predict(d["xh"], one))
+    before, after = model.task_losses(sx, sy), model.task_losses(sx, sy, batch)
+    assert before.shape == (2,) and bool((after < before).all())
+
+    cfg = load_config()
+    sf = symbol_features(synthetic_ohlcv(1500, seed=5).drop(columns="regime"), cfg)
+    pre = Precomputed.from_symbol_features(sf)
+    ok = np.isfinite(sf.x).all(axis=1) & np.isfinite(sf.y)
+    half = int(ok.sum()) // 2
+    trees = train_gbdt(sf.x[ok][:half], sf.y[ok][:half], sf.x[ok][half:], sf.y[ok][half:], FAST, seed=0)
+    planner = AdaptationPlanner(trees, pre, 0, support_size=32, horizon=cfg.features.lag,
+                                vol_window=cfg.features.vol_window, steps=2, lr=0.1)
+    t = int(np.flatnonzero(pre.transition)[-1])
+    plan = planner.get(t)
+    assert plan is not None and len(plan.support) == 32 and plan.loss_after < plan.loss_before

@@ -10,10 +10,10 @@ from maml_strategy.config import FeatureConfig, StrategyConfig
 from maml_strategy.data import synthetic_ohlcv
 from maml_strategy.dataset import feature_layout, pool_windows, symbol_features
 from maml_strategy.features import MultiTimeframeExtractor, before_validation, known_at, support_history
-from maml_strategy.gbdt import split_window
+from maml_strategy.learners.gbdt import split_window
 from maml_strategy.precompute import support_positions
 from maml_strategy.strategy import MAMLRegimeStrategy
-from maml_strategy.training import time_split
+from maml_strategy.learners.static import time_split
 
 
 def test_the_unused_copy_of_the_support_rule_is_gone() -> None:

@@ -2,8 +2,8 @@
 
 Layers point down only:
 
-    core   errors, config, data, regime, features, model, tasks, persistence,
-           learner(s), maml, training (everything not listed below)
+    core   errors, config, data, regime, features, dataset, model, tasks,
+           learners/ (everything not listed below)
       ^
     engine (per-bar decisions; no backtrader, no broker)
       ^
@@ -117,8 +117,8 @@ CORE = [m for m in MODULES if _layer(m) == "core"]
 
 def test_the_graph_is_parsed() -> None:
     """Guards the other tests against passing on an empty or mis-parsed graph."""
-    assert {"maml_strategy.config", "maml_strategy.maml", "maml_strategy.engine", "maml_strategy.strategy"} <= set(MODULES)
-    assert "maml_strategy.learner" in IMPORTS["maml_strategy.maml"][1]
+    assert {"maml_strategy.config", "maml_strategy.learners.maml", "maml_strategy.engine", "maml_strategy.strategy"} <= set(MODULES)
+    assert "maml_strategy.learners.base" in IMPORTS["maml_strategy.learners.maml"][1]
     assert "backtrader" in IMPORTS["maml_strategy.strategy_base"][0]
     assert "maml_strategy.engine" in IMPORTS["maml_strategy.strategy_base"][1]
     assert _bad_imports("maml_strategy.strategy", _is_edge)  # the checks below would see an edge import

@@ -7,19 +7,19 @@ from pathlib import Path
 import pytest
 
 from maml_strategy.errors import ConfigError, ModelError
-from maml_strategy.learners import LEARNER_KINDS, learner_class, load_learner, register_learner_kind
+from maml_strategy.learners import LEARNERS, LearnerSpec, learner_class, load_learner, register_learner_kind
 from maml_strategy.model import HierarchicalTimeframeNet
-from maml_strategy.persistence import write_model_file
-from maml_strategy.training import StaticConfig, StaticModel
+from maml_strategy.learners.persistence import write_model_file
+from maml_strategy.learners.static import StaticConfig, StaticModel
 
 SMALL = dict(num_timeframes=2, features_per_tf=3, cross_tf_features=1, hidden_dim=8)
 
 
 def test_known_kinds_resolve_to_their_classes() -> None:
-    from maml_strategy.maml import MAML
+    from maml_strategy.learners.maml import MAML
 
     assert learner_class("maml") is MAML and learner_class("static") is StaticModel
-    assert all(learner_class(k).kind == k for k in LEARNER_KINDS)
+    assert all(learner_class(k).kind == k for k in LEARNERS)
 
 
 def test_unknown_kind_file_is_rejected(tmp_path: Path) -> None:
@@ -30,7 +30,7 @@ def test_unknown_kind_file_is_rejected(tmp_path: Path) -> None:
 
 
 def test_registered_kind_is_loaded_lazily(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(LEARNER_KINDS, "missing", "maml_strategy.no_such_module:Thing")
+    monkeypatch.setitem(LEARNERS, "missing", LearnerSpec("missing", "maml_strategy.no_such_module:Thing"))
     with pytest.raises(ModelError, match="cannot be imported"):
         learner_class("missing")
     with pytest.raises(ConfigError):
@@ -42,7 +42,7 @@ def test_registered_kind_is_loaded_lazily(tmp_path: Path, monkeypatch: pytest.Mo
     import sys
 
     monkeypatch.setattr(sys.modules[__name__], "Other", Other, raising=False)
-    monkeypatch.setitem(LEARNER_KINDS, "other_static", f"{__name__}:Other")
+    monkeypatch.setitem(LEARNERS, "other_static", LearnerSpec("other_static", f"{__name__}:Other"))
     path = tmp_path / "o.pt"
     Other(HierarchicalTimeframeNet(**SMALL), StaticConfig()).save(path)
     loaded = load_learner(path)

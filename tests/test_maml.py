@@ -11,9 +11,9 @@ import torch
 from torch.func import functional_call
 
 from maml_strategy.errors import ConfigError, ModelError
-from maml_strategy.maml import MAML, MAMLConfig
+from maml_strategy.learners.maml import MAML, MAMLConfig
 from maml_strategy.model import HierarchicalTimeframeNet
-from maml_strategy.persistence import payload_digest
+from maml_strategy.learners.persistence import payload_digest
 from maml_strategy.tasks import TaskBatch, TaskSampler
 
 TINY = dict(num_timeframes=2, features_per_tf=3, cross_tf_features=1, hidden_dim=4)  # D = 7
@@ -235,7 +235,7 @@ def test_flipped_byte(tmp_path: Path) -> None:
 
 def test_wrong_kind(tmp_path: Path) -> None:
     from maml_strategy.learners import load_learner
-    from maml_strategy.training import StaticConfig, StaticModel
+    from maml_strategy.learners.static import StaticConfig, StaticModel
 
     static = StaticModel(HierarchicalTimeframeNet(**SMALL), StaticConfig())
     sp = tmp_path / "static.pt"

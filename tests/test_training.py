@@ -10,7 +10,7 @@ import torch
 
 from maml_strategy.errors import ConfigError, DataError, ModelError
 from maml_strategy.learners import load_learner
-from maml_strategy.training import StaticConfig, StaticModel, time_split, train_static
+from maml_strategy.learners.static import StaticConfig, StaticModel, time_split, train_static
 
 SMALL = dict(num_timeframes=2, features_per_tf=3, cross_tf_features=1, hidden_dim=16)  # D = 7
 

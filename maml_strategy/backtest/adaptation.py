@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from maml_strategy.errors import ConfigError, DataError
-from maml_strategy.learner import Learner, sgd_adapt
+from maml_strategy.learners.base import Learner, sgd_adapt
 from maml_strategy.tasks import TaskBatch
 
 __all__ = ["AdaptationCurve", "adaptation_curve", "evaluate_learner"]

@@ -41,15 +41,16 @@ import pandas as pd
 import torch
 
 from maml_strategy.errors import ConfigError, DataError
-from maml_strategy.config import load_config
+from maml_strategy.config import StrategyConfig, load_config
 from maml_strategy.dataset import pool_windows, symbol_features
 from maml_strategy.features import FeatureScaler
-from maml_strategy.maml import MAML, MAMLConfig
-from maml_strategy.model import HierarchicalTimeframeNet
+from maml_strategy.learners import fit_learner
+from maml_strategy.learners.maml import MAML, MAMLConfig
+from maml_strategy.learners.protocol import TrainingData
 from maml_strategy.regime import RegimeSegment
 from maml_strategy.backtest.adaptation import AdaptationCurve, adaptation_curve, evaluate_learner
 from maml_strategy.tasks import TaskBatch, TaskSampler
-from maml_strategy.training import StaticConfig, StaticModel, train_static
+from maml_strategy.learners.static import StaticConfig, StaticModel
 
 __all__ = [
     "AdaptationCurve",
@@ -63,6 +64,7 @@ __all__ = [
     "make_test_tasks",
     "prepare_fewshot_data",
     "run_fewshot",
+    "learner_config",
     "train_learners",
 ]
 
@@ -348,29 +350,35 @@ def train_learners(data: FewShotData, config: FewShotConfig | None = None, seed:
     K, Q, h = cfg.support_size, cfg.query_size, cfg.horizon
     y_fit = data.y_train if data.y_fit is None else data.y_fit
     y_val = data.y_train if data.y_val is None else data.y_val
-    train_sampler = TaskSampler(data.train_segments, data.X, y_fit, K, Q, h, seed=seed)
-    val_sampler = TaskSampler(data.val_segments, data.X, y_val, K, Q, h, seed=10_000 + seed)
-    mcfg = MAMLConfig(
-        inner_lr=cfg.lr, outer_lr=cfg.outer_lr, inner_steps=cfg.inner_steps, support_size=K, query_size=Q,
-        meta_epochs=cfg.meta_epochs, steps_per_epoch=cfg.steps_per_epoch, patience=cfg.patience,
-        first_order=cfg.first_order, seed=seed, val_tasks=cfg.val_tasks, device=cfg.device, num_threads=cfg.num_threads,
-    )
-    torch.manual_seed(seed)
-    t0 = time.perf_counter()
-    maml = MAML(HierarchicalTimeframeNet(**data.model_kwargs), mcfg, scaler=data.scaler, feature_names=data.feature_names)
-    hist = maml.meta_train(train_sampler, val_sampler=val_sampler, progress=cfg.progress)
-    t_maml = time.perf_counter() - t0
-    t0 = time.perf_counter()
     fit = np.isfinite(y_fit) & np.isfinite(data.X).all(axis=1)
     val = np.isfinite(y_val) & np.isfinite(data.X).all(axis=1)
-    static = train_static(
-        data.X[fit], y_fit[fit],
-        StaticConfig(epochs=cfg.static_epochs, patience=cfg.patience, horizon=h, seed=seed, finetune_lr=cfg.lr,
-                     device=cfg.device, num_threads=cfg.num_threads),
-        scaler=data.scaler, feature_names=data.feature_names, model_kwargs=data.model_kwargs,
-        validation=(data.X[val], y_val[val]),
-    )
-    return TrainedLearners(seed, maml, static, hist, t_maml, time.perf_counter() - t0)
+    training = TrainingData(data.X[fit], y_fit[fit], data.X[val], y_val[val],
+                            TaskSampler(data.train_segments, data.X, y_fit, K, Q, h, seed=seed),
+                            TaskSampler(data.val_segments, data.X, y_val, K, Q, h, seed=10_000 + seed),
+                            data.scaler, data.feature_names, data.model_kwargs)
+    t0 = time.perf_counter()
+    maml = fit_learner("maml", training, learner_config(cfg), seed=seed, progress=cfg.progress)
+    t_maml = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    static = fit_learner("static", training, learner_config(cfg), seed=seed)
+    return TrainedLearners(seed, maml, static, maml.history, t_maml, time.perf_counter() - t0)
+
+
+def learner_config(cfg: FewShotConfig) -> StrategyConfig:
+    """The strategy config whose ``maml:``/``static:`` sections the registry trainers read for this protocol.
+
+    Example:
+        >>> learner_config(FewShotConfig(support_size=8, static_epochs=3)).static.epochs
+        3
+    """
+    return load_config(
+        None, features={"horizon": cfg.horizon}, model={"hidden_dim": cfg.hidden_dim},
+        maml=MAMLConfig(inner_lr=cfg.lr, outer_lr=cfg.outer_lr, inner_steps=cfg.inner_steps,
+                        support_size=cfg.support_size, query_size=cfg.query_size, meta_epochs=cfg.meta_epochs,
+                        steps_per_epoch=cfg.steps_per_epoch, patience=cfg.patience, first_order=cfg.first_order,
+                        val_tasks=cfg.val_tasks, device=cfg.device, num_threads=cfg.num_threads),
+        static=StaticConfig(epochs=cfg.static_epochs, patience=cfg.patience, finetune_lr=cfg.lr, device=cfg.device,
+                            num_threads=cfg.num_threads))
 
 
 def run_fewshot(

@@ -139,7 +139,7 @@ def portfolio_task(frames: Any, feats: Any, year: int, seed: int, kind: str, cfg
     """
     from maml_strategy.backtest.runner import _adaptive_warmup, warmup_bars
     from maml_strategy.engine import Precomputed
-    from maml_strategy.learner import apply_num_threads
+    from maml_strategy.learners.base import apply_num_threads
     from maml_strategy.portfolio import run_portfolio
 
     apply_num_threads(cfg.maml.num_threads)

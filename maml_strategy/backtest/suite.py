@@ -102,7 +102,7 @@ def run_suite(
         :class:`SuiteResult`; ``skill`` has ``maml`` (adapted, as traded), ``maml_unadapted``,
         ``static`` and ``naive_finetune``.
     """
-    from maml_strategy.learner import apply_num_threads
+    from maml_strategy.learners.base import apply_num_threads
 
     apply_num_threads(cfg.maml.num_threads)  # per-bar inference on one row: one thread is fastest
     start, end = pd.Timestamp(test_start), pd.Timestamp(test_end)

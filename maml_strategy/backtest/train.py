@@ -75,14 +75,27 @@ def build_dataset(df: pd.DataFrame, cfg: StrategyConfig, train_start: Any, train
 
 @dataclass
 class TrainedModels:
-    """What the backtest needs from training."""
+    """What the backtest needs from training: one fitted learner per trainable kind of the registry."""
 
-    maml: Any  # maml_strategy.maml.MAML
-    static: Any  # maml_strategy.training.StaticModel
-    gbdt: Any = None  # maml_strategy.gbdt.GBDTModel (None when LightGBM, the extra [trees], is not installed)
+    learners: dict[str, Any]  # kind -> learner, in maml_strategy.learners.LEARNERS order ("gbdt" absent without LightGBM)
     key: str = ""  # cache key
     history: dict[str, Any] = dataclasses.field(default_factory=dict)  # training curves and task counts
     cached: bool = False  # loaded from the cache
+
+    @property
+    def maml(self) -> Any:
+        """The meta-learned net (:class:`~maml_strategy.learners.maml.MAML`)."""
+        return self.learners["maml"]
+
+    @property
+    def static(self) -> Any:
+        """The static net (:class:`~maml_strategy.learners.static.StaticModel`)."""
+        return self.learners["static"]
+
+    @property
+    def gbdt(self) -> Any:
+        """The boosted trees (:class:`~maml_strategy.learners.gbdt.GBDTModel`), None without LightGBM (extra [trees])."""
+        return self.learners.get("gbdt")
 
 
 def _code_hash(backtests: bool = False) -> str:
@@ -129,8 +142,7 @@ def load_trained(folder: str | Path, key: str = "", history: dict[str, Any] | No
     Raises:
         ModelError: a file is missing, truncated or corrupt.
     """
-    from maml_strategy.maml import MAML
-    from maml_strategy.training import StaticModel
+    from maml_strategy.learners import LEARNERS, learner_class
 
     folder = Path(folder)
     if (folder / MANIFEST).is_file():
@@ -139,13 +151,9 @@ def load_trained(folder: str | Path, key: str = "", history: dict[str, Any] | No
             from maml_strategy.errors import ModelError
 
             raise ModelError(f"model folder {folder} is incomplete or corrupt: {problem}; delete it to retrain")
-    gbdt = None
-    if (folder / "gbdt.model").is_file():
-        from maml_strategy.gbdt import GBDTModel
-
-        gbdt = GBDTModel.load(folder / "gbdt.model")
-    return TrainedModels(MAML.load(folder / "maml.pt"), StaticModel.load(folder / "static.pt"), gbdt, key,
-                         history or {}, True)
+    learners = {kind: learner_class(kind).load(folder / spec.file) for kind, spec in LEARNERS.items()
+                if spec.fit and (spec.requires is None or (folder / spec.file).is_file())}
+    return TrainedModels(learners, key, history or {}, True)
 
 
 @dataclass
@@ -159,6 +167,18 @@ class Prepared:
     @property
     def scaler(self) -> Any:
         return self.pooled.scaler
+
+    def training_data(self) -> Any:
+        """The :class:`~maml_strategy.learners.protocol.TrainingData` every learner fits on.
+
+        Fitting rows: the window before validation (labels end before it); validation rows: the validation years.
+        """
+        from maml_strategy.learners.protocol import TrainingData
+
+        p = self.pooled
+        fit_rows, val_rows = p.rows("meta"), p.rows("val")
+        return TrainingData(p.x[fit_rows], p.labels["meta"][fit_rows], p.x[val_rows], p.labels["val"][val_rows],
+                            self.train_sampler, self.val_sampler, p.scaler, p.feature_names, p.model_kwargs)
 
 
 def prepare_training(
@@ -251,16 +271,18 @@ def train_models(
             return loaded
         models = _fit(frames, cfg, period, seed, key, progress, feats, say)
         with write_entry(folder) as tmp:  # manifest last, then one rename: never half an entry
-            models.maml.save(tmp / "maml.pt")
-            models.static.save(tmp / "static.pt")
-            if models.gbdt is not None:
-                models.gbdt.save(tmp / "gbdt.model")
+            from maml_strategy.learners import LEARNERS
+
+            for kind, learner in models.learners.items():
+                learner.save(tmp / LEARNERS[kind].file)
             (tmp / "history.json").write_text(json.dumps(models.history, default=str, indent=1))
     return models
 
 
 def _entry_files() -> tuple[str, ...]:
-    return ("maml.pt", "static.pt", "history.json") + (("gbdt.model",) if _gbdt_available() else ())
+    from maml_strategy.learners import LEARNERS
+
+    return tuple(s.file for s in LEARNERS.values() if s.fit and s.available()) + ("history.json",)
 
 
 def _load_entry(folder: Path, key: str, seed: int, say: Callable[[str], None], *, warn: bool) -> TrainedModels | None:
@@ -282,56 +304,30 @@ def _load_entry(folder: Path, key: str, seed: int, say: Callable[[str], None], *
 
 def _fit(frames: dict[str, pd.DataFrame], cfg: StrategyConfig, period: Any, seed: int, key: str, progress: bool,
          feats: Mapping[str, SymbolFeatures] | None, say: Callable[[str], None]) -> TrainedModels:
-    """Train MAML, the static model and (when LightGBM is there) the boosted trees on ``period``."""
-    import torch
-
-    from maml_strategy.maml import MAML
-    from maml_strategy.model import HierarchicalTimeframeNet
-    from maml_strategy.training import train_static
+    """Train every learner of the registry (MAML, the static net, LightGBM when installed) on ``period``."""
+    from maml_strategy.learners import LEARNERS, fit_learner
 
     say(f"features: {len(frames)} symbol(s), training window {period.train_start.date()}..{period.train_end.date()}")
     prep = prepare_training(frames, cfg, period, seed=seed, feats=feats)
-    pooled = prep.pooled
-    mcfg = dataclasses.replace(cfg.maml, seed=seed)
-    torch.manual_seed(seed)
-    net = HierarchicalTimeframeNet(**pooled.model_kwargs)
-    maml = MAML(net, mcfg, scaler=pooled.scaler, feature_names=pooled.feature_names)
+    data = prep.training_data()
     n_tasks = sum(prep.train_sampler.tasks_available.values())
-    say(f"meta-training MAML (seed {seed}): {len(prep.train_sampler.segments)} training segments, "
-        f"{n_tasks} task placements, up to {mcfg.meta_epochs} epochs")
-    maml_hist = maml.meta_train(prep.train_sampler, mcfg.meta_epochs, val_sampler=prep.val_sampler, progress=progress)
-    say(f"  MAML: {len(maml_hist['epoch'])} epochs, best validation epoch {maml_hist['best_epoch']} "
-        f"(query loss {maml_hist['best_val_loss']:.4f})"
-        + (f"; stopped early: no improvement for {mcfg.patience} epochs" if maml_hist.get("stopped_early") else ""))
-
-    fit_rows, val_rows = pooled.rows("meta"), pooled.rows("val")
-    scfg = dataclasses.replace(cfg.static, seed=seed, horizon=cfg.features.lag)
-    say(f"training the static model (seed {seed}): {len(fit_rows)} rows, {len(val_rows)} validation rows")
-    static = train_static(pooled.x[fit_rows], pooled.labels["meta"][fit_rows], scfg, scaler=pooled.scaler,
-                          feature_names=pooled.feature_names, model_kwargs=pooled.model_kwargs,
-                          validation=(pooled.x[val_rows], pooled.labels["val"][val_rows]), progress=progress)
-    sh = static.history
-    say(f"  static: {len(sh['epoch'])} epochs, best validation epoch {sh['best_epoch']}"
-        + (f"; stopped early: no improvement for {scfg.patience} epochs" if sh.get("stopped_early") else ""))
-    gbdt = None
-    if _gbdt_available():
-        from maml_strategy.gbdt import train_gbdt
-
-        say(f"training the boosted-trees control (seed {seed}): {len(fit_rows)} rows")
-        gbdt = train_gbdt(pooled.x[fit_rows], pooled.labels["meta"][fit_rows], pooled.x[val_rows],
-                          pooled.labels["val"][val_rows], cfg.gbdt, scaler=pooled.scaler,
-                          feature_names=pooled.feature_names, seed=seed)
-        say(f"  gbdt: {gbdt.history['best_iteration']} rounds (early stopping on validation MSE)")
-    else:
-        say('boosted-trees control skipped: LightGBM is not installed (pip install -e ".[trees]")')
+    say(f"training data (seed {seed}): {len(data.y_fit)} rows, {len(data.y_val)} validation rows; "
+        f"{len(prep.train_sampler.segments)} meta-training segments, {n_tasks} task placements")
+    learners: dict[str, Any] = {}
+    for kind, spec in LEARNERS.items():
+        if not spec.fit:
+            continue
+        if not spec.available():
+            say(f"{kind} skipped: {spec.requires} is not installed (pip install -e \".[trees]\")")
+            continue
+        say(f"training {kind} (seed {seed})")
+        learners[kind] = fit_learner(kind, data, cfg, seed=seed, progress=progress, say=say)
     history = {
-        "gbdt": None if gbdt is None else gbdt.history,
-        "maml": maml_hist,
-        "static": sh,
-        "symbols": pooled.symbols,
+        **{kind: (learners[kind].history if kind in learners else None) for kind, s in LEARNERS.items() if s.fit},
+        "symbols": prep.pooled.symbols,
         "train_tasks": prep.train_sampler.summary(),
         "val_tasks": prep.val_sampler.summary(),
-        "n_train_rows": int(len(fit_rows)),
-        "n_val_rows": int(len(val_rows)),
+        "n_train_rows": int(len(data.y_fit)),
+        "n_val_rows": int(len(data.y_val)),
     }
-    return TrainedModels(maml, static, gbdt, key, history, False)
+    return TrainedModels(learners, key, history, False)

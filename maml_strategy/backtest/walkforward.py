@@ -239,7 +239,7 @@ def write_features(folder: Path, sf: SymbolFeatures) -> None:
 def backtest_task(task: BacktestTask) -> dict[str, Any]:
     """Every strategy in ``task.kinds`` on one (symbol, year, seed): rows, skill, test panel (or why skipped)."""
     from maml_strategy.backtest.suite import run_suite
-    from maml_strategy.learner import apply_num_threads
+    from maml_strategy.learners.base import apply_num_threads
 
     cfg, sym = task.cfg, task.symbol
     apply_num_threads(cfg.maml.num_threads)  # per-bar inference: one thread per worker

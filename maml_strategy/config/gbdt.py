@@ -1,7 +1,7 @@
 """Hyper-parameters of the boosted-trees control: :class:`GBDTConfig`, the ``gbdt:`` section of a strategy file.
 
 Types are checked by :class:`~maml_strategy.config.base.ConfigBase`; this module
-checks ranges only and never imports LightGBM (:mod:`maml_strategy.gbdt` trains).
+checks ranges only and never imports LightGBM (:mod:`maml_strategy.learners.gbdt` trains).
 
 Example:
     >>> GBDTConfig(num_leaves=7).to_lgb_params()["num_leaves"]

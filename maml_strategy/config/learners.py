@@ -2,7 +2,7 @@
 
 Types are checked by :class:`~maml_strategy.config.base.ConfigBase`; the
 classes here only check ranges. The device string is checked where it is
-used (:func:`maml_strategy.learner.resolve_device`), so that building or
+used (:func:`maml_strategy.learners.base.resolve_device`), so that building or
 loading a config never imports torch.
 
 Example:
@@ -34,7 +34,7 @@ ADAPT_SCOPES: tuple[str, ...] = get_args(AdaptScope)
 
 @dataclass
 class MAMLConfig(ConfigBase):
-    """Hyper-parameters of :class:`~maml_strategy.maml.MAML` (validated on construction).
+    """Hyper-parameters of :class:`~maml_strategy.learners.maml.MAML` (validated on construction).
 
     Example:
         >>> MAMLConfig(inner_steps=3, first_order=True).inner_steps
@@ -82,7 +82,7 @@ class MAMLConfig(ConfigBase):
 
 @dataclass
 class StaticConfig(ConfigBase):
-    """Hyper-parameters of :func:`~maml_strategy.training.train_static` (validated on construction).
+    """Hyper-parameters of :func:`~maml_strategy.learners.static.train_static` (validated on construction).
 
     Example:
         >>> StaticConfig(epochs=20, lr=3e-4).epochs

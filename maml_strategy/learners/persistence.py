@@ -1,5 +1,5 @@
-"""Integrity-checked model files shared by :class:`~maml_strategy.maml.MAML` and
-:class:`~maml_strategy.training.StaticModel`.
+"""Integrity-checked model files shared by :class:`~maml_strategy.learners.maml.MAML` and
+:class:`~maml_strategy.learners.static.StaticModel`.
 
 A model file is a ``torch.save``'d dict that ``torch.load(weights_only=True)``
 can read::
@@ -82,7 +82,7 @@ def write_model_file(path: str | os.PathLike[str], *, kind: str, meta: dict[str,
     Args:
         path: destination; parent folders are created.
         kind: the learner kind, e.g. ``"maml"`` or ``"static"`` (checked on load; see
-            :data:`maml_strategy.learners.LEARNER_KINDS`).
+            :data:`maml_strategy.learners.LEARNERS`).
         meta: JSON-serialisable metadata (``kind``, ``library_version`` are added).
         tensors: named tensors (copied to CPU, contiguous).
     """

@@ -1,7 +1,7 @@
 """Gradient-boosted-trees control: a LightGBM regressor on the static model's features.
 
 :func:`train_gbdt` fits one LightGBM booster per training window on the same
-scaled rows and labels as :class:`~maml_strategy.training.StaticModel`, early
+scaled rows and labels as :class:`~maml_strategy.learners.static.StaticModel`, early
 stopping on the validation-year rows only (passed as separate arrays).
 :func:`select_gbdt_params` scores a small documented grid by validation IC.
 :class:`GBDTModel` has the learner surface the engine needs (``scaler``,
@@ -35,14 +35,16 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from maml_strategy.config import StrategyConfig
 from maml_strategy.config.gbdt import GBDTConfig
 from maml_strategy.errors import ConfigError, DataError, ModelError
 from maml_strategy.features.labels import before_validation
-from maml_strategy.persistence import read_model_file, scaler_from_state, split_scaler_state, write_model_file
+from maml_strategy.learners.protocol import TrainingData
+from maml_strategy.learners.persistence import read_model_file, scaler_from_state, split_scaler_state, write_model_file
 
 __all__ = [
     "GBDTConfig", "GBDTModel", "GBDTAdapted", "train_gbdt", "select_gbdt_params", "default_grid", "score_predictions",
-    "require_lightgbm", "split_window", "INSTALL_HINT"]
+    "require_lightgbm", "split_window", "INSTALL_HINT", "fit"]
 
 INSTALL_HINT = 'pip install -e ".[trees]"'
 
@@ -215,6 +217,25 @@ class GBDTModel:
         data = lgb.Dataset(xa, resid, params={"min_data_in_bin": 1, "feature_pre_filter": False}, free_raw_data=True)
         return GBDTAdapted(self.booster, lgb.train(params, data, num_boost_round=int(steps)))
 
+    def adapt_batch(self, support_x: Tensor | np.ndarray, support_y: Tensor | np.ndarray, steps: int | None = None,
+                    lr: float | None = None) -> list[GBDTAdapted | None]:
+        """:meth:`adapt` on each of ``N`` support sets ``[N, K, D]`` / ``[N, K]`` (one list entry per task)."""
+        xs, ys = np.asarray(support_x), np.asarray(support_y)
+        if xs.ndim != 3 or ys.shape != xs.shape[:2]:
+            raise DataError(f"adapt_batch needs support_x [N, K, D] and support_y [N, K], got {xs.shape} and {ys.shape}")
+        return [self.adapt(xs[n], ys[n], steps, lr) for n in range(len(xs))]
+
+    def task_losses(self, x: Tensor | np.ndarray, y: Tensor | np.ndarray,
+                    batch: Sequence[GBDTAdapted | None] | None = None) -> Tensor:
+        """Mean squared error per task ``[N]`` with the stored booster or with :meth:`adapt_batch`'s states."""
+        xs, ys = np.asarray(x), np.asarray(y)
+        return torch.tensor([self.support_loss(xs[n], ys[n], None if batch is None else batch[n])
+                             for n in range(len(xs))], dtype=torch.float32)
+
+    def task_params(self, batch: Sequence[GBDTAdapted | None], n: int) -> GBDTAdapted | None:
+        """Task ``n``'s state out of :meth:`adapt_batch`'s list."""
+        return batch[n]
+
     # ------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> None:
         """Save booster (LightGBM text format), config, scaler and feature names (integrity-checked).
@@ -308,6 +329,19 @@ def train_gbdt(x_train: np.ndarray | Tensor, y_train: np.ndarray | Tensor, x_val
     model.history = {"best_iteration": best, "val_mse": s["mse"], "val_rel_mse": s["rel_mse"], "val_ic": s["ic"],
                      "val_dir_acc": s["dir_acc"], "n_train": len(yt), "n_val": len(yv), "fit_seconds": seconds}
     return model
+
+
+def fit(data: TrainingData, cfg: StrategyConfig, *, seed: int = 0, progress: bool = False) -> GBDTModel:
+    """Fit the boosted trees (``cfg.gbdt`` with ``seed``) on ``data``'s fitting rows, early-stopped on its validation rows.
+
+    The registry's trainer for kind ``"gbdt"`` (:func:`maml_strategy.learners.fit_learner`);
+    ``progress`` is accepted for the common signature (LightGBM prints nothing).
+
+    Example:
+        >>> trees = fit(data, load_config(), seed=0)  # doctest: +SKIP
+    """
+    return train_gbdt(data.x_fit, data.y_fit, data.x_val, data.y_val, cfg.gbdt, scaler=data.scaler,
+                      feature_names=data.feature_names, seed=seed)
 
 
 def default_grid() -> list[dict[str, Any]]:

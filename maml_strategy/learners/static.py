@@ -7,7 +7,7 @@ rows by a gap of ``horizon`` rows so that no training label looks into the
 validation period; early stopping keeps the parameters with the best
 validation loss. The result, :class:`StaticModel`, has the same
 ``predict/adapt/support_loss/save/load`` surface as
-:class:`~maml_strategy.maml.MAML` (its ``adapt`` is naive fine-tuning).
+:class:`~maml_strategy.learners.maml.MAML` (its ``adapt`` is naive fine-tuning).
 
 Example:
     >>> import numpy as np
@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -28,19 +29,20 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
-from maml_strategy.config import StaticConfig
+from maml_strategy.config import StaticConfig, StrategyConfig
 from maml_strategy.errors import ConfigError, DataError
 from maml_strategy.features.labels import before_validation
-from maml_strategy.learner import Learner, apply_num_threads, resolve_device
+from maml_strategy.learners.base import Learner, apply_num_threads, resolve_device
+from maml_strategy.learners.protocol import TrainingData
+from maml_strategy.learners.stopping import fit_epochs
 from maml_strategy.model import HierarchicalTimeframeNet
 
-__all__ = ["StaticConfig", "StaticModel", "train_static", "time_split"]  # StaticConfig lives in maml_strategy.config
+__all__ = ["StaticConfig", "StaticModel", "fit", "train_static", "time_split"]  # StaticConfig lives in maml_strategy.config
 
 
 class StaticModel(Learner):
-    """A conventionally trained network with the :class:`~maml_strategy.maml.MAML` surface.
+    """A conventionally trained network with the :class:`~maml_strategy.learners.maml.MAML` surface.
 
     ``adapt`` performs naive fine-tuning (SGD, ``config.finetune_steps`` steps
     of ``config.finetune_lr`` by default) and returns new parameters.
@@ -176,11 +178,8 @@ def train_static(
     model, loss_fn = learner.model, learner.loss_fn
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     gen = torch.Generator().manual_seed(config.seed)
-    hist: dict[str, Any] = {"epoch": [], "train_loss": [], "val_loss": []}
-    best_val, best_epoch, best_state, bad = math.inf, 0, None, 0
-    stopped = False
-    bar = tqdm(range(1, config.epochs + 1), desc="train-static", disable=not progress, leave=False)
-    for epoch in bar:
+
+    def run_epoch(_epoch: int) -> dict[str, float]:
         model.train()
         perm = torch.randperm(len(x_tr), generator=gen).to(device)
         total, count = 0.0, 0
@@ -197,23 +196,27 @@ def train_static(
         model.eval()
         with torch.no_grad():
             val = float(loss_fn(model(x_va), y_va))
-        hist["epoch"].append(epoch)
-        hist["train_loss"].append(total / count)
-        hist["val_loss"].append(val)
-        bar.set_postfix(train=f"{total / count:.4f}", val=f"{val:.4f}")
-        if val < best_val - config.min_delta:
-            best_val, best_epoch, bad = val, epoch, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            bad += 1
-            if config.patience is not None and bad >= config.patience:
-                stopped = True
-                break
-    bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
+        return {"train_loss": total / count, "val_loss": val}
+
+    hist = fit_epochs(config.epochs, run_epoch, monitor="val_loss", patience=config.patience,
+                      min_delta=config.min_delta, desc="train-static", progress=progress,
+                      snapshot=lambda: {k: v.detach().clone() for k, v in model.state_dict().items()},
+                      restore=model.load_state_dict)
     model.eval()
-    hist.update(best_epoch=best_epoch, best_val_loss=best_val if math.isfinite(best_val) else None, stopped_early=stopped,
-                n_train=int(len(train_pos)), n_val=int(len(val_pos)))
+    hist.update(n_train=int(len(train_pos)), n_val=int(len(val_pos)))
     learner.history = hist
     return learner
+
+
+def fit(data: TrainingData, cfg: StrategyConfig, *, seed: int = 0, progress: bool = False) -> StaticModel:
+    """Train the static net (``cfg.static`` with ``seed``) on ``data``'s fitting rows, early-stopped on its validation rows.
+
+    The registry's trainer for kind ``"static"`` (:func:`maml_strategy.learners.fit_learner`);
+    the gap between the two is the label's lag (``cfg.features.lag``).
+
+    Example:
+        >>> static = fit(data, load_config(), seed=0)  # doctest: +SKIP
+    """
+    scfg = dataclasses.replace(cfg.static, seed=seed, horizon=cfg.features.lag)
+    return train_static(data.x_fit, data.y_fit, scfg, scaler=data.scaler, feature_names=data.feature_names,
+                        model_kwargs=data.model_kwargs, validation=(data.x_val, data.y_val), progress=progress)

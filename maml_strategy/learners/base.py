@@ -4,21 +4,21 @@
 plus the optional feature scaler and feature names, and implements
 ``predict``, ``support_loss``, ``adapt`` (plain SGD on the support set,
 returning a *new* parameter dict: the stored parameters are never mutated),
-``save`` and ``load``. :class:`~maml_strategy.maml.MAML` and
-:class:`~maml_strategy.training.StaticModel` derive from it, so strategies can
+``save`` and ``load``. :class:`~maml_strategy.learners.maml.MAML` and
+:class:`~maml_strategy.learners.static.StaticModel` derive from it, so strategies can
 treat both alike; :func:`maml_strategy.learners.load_learner` loads any kind,
 dispatching on the kind recorded in the file.
 
-:func:`~maml_strategy.inner.inner_loop` is the one SGD inner loop (``torch.func.grad``
+:func:`~maml_strategy.learners.inner.inner_loop` is the one SGD inner loop (``torch.func.grad``
 + ``functional_call``): MAML's meta-training differentiates through it (under
 ``vmap``), :meth:`Learner.adapt_batch` runs it under ``vmap`` without a graph and
 :meth:`Learner.adapt` runs the same arithmetic with plain autograd
-(:func:`~maml_strategy.inner.sgd_adapt`), on the parameters of the learner's
+(:func:`~maml_strategy.learners.inner.sgd_adapt`), on the parameters of the learner's
 adaptation scope and with its proximal weight (:meth:`Learner.adapt_settings`).
 
 Example:
     >>> import torch
-    >>> from maml_strategy.training import StaticConfig, StaticModel
+    >>> from maml_strategy.learners.static import StaticConfig, StaticModel
     >>> from maml_strategy.model import HierarchicalTimeframeNet
     >>> m = StaticModel(HierarchicalTimeframeNet(2, 3, 1, 8), StaticConfig())
     >>> x, y = torch.randn(16, 7), torch.randn(16)
@@ -42,12 +42,12 @@ from torch.func import functional_call, vmap
 
 from maml_strategy.config import LOSSES, ConfigBase
 from maml_strategy.errors import ConfigError, DataError, ModelError
-from maml_strategy.inner import StepLR, inner_loop, scope_names, sgd_adapt
+from maml_strategy.learners.inner import StepLR, inner_loop, scope_names, sgd_adapt
 from maml_strategy.model import HierarchicalTimeframeNet
-from maml_strategy.persistence import read_model_file, scaler_from_state, split_scaler_state, write_model_file
+from maml_strategy.learners.persistence import read_model_file, scaler_from_state, split_scaler_state, write_model_file
 
 __all__ = ["Learner", "make_loss", "apply_num_threads", "resolve_device", "inner_loop", "sgd_adapt", "scope_names",
-           "StepLR", "LOSSES"]  # inner_loop, sgd_adapt, scope_names, StepLR live in maml_strategy.inner
+           "StepLR", "LOSSES"]  # inner_loop, sgd_adapt, scope_names, StepLR live in maml_strategy.learners.inner
 
 def make_loss(name: str, huber_delta: float = 1.0):
     """Mean loss ``f(pred, target) -> scalar`` for ``"mse"`` or ``"huber"``."""
@@ -211,7 +211,7 @@ class Learner:
         ``adapt_names`` is None when every parameter adapts (scope ``"all"``).
 
         Example:
-            >>> from maml_strategy.maml import MAML, MAMLConfig
+            >>> from maml_strategy.learners.maml import MAML, MAMLConfig
             >>> from maml_strategy.model import HierarchicalTimeframeNet
             >>> MAML(HierarchicalTimeframeNet(2, 3, 1, 8), MAMLConfig(adapt_scope="bias")).adapt_settings()
             (['head_out.bias'], 0.0)
@@ -292,6 +292,10 @@ class Learner:
                 return vmap(lambda sx, sy: self.loss_fn(self.model(sx), sy))(x, y)
             return vmap(lambda p, sx, sy: self.loss_fn(functional_call(self.model, p, (sx,)), sy))(stacked, x, y)
 
+    def task_params(self, stacked: dict[str, Tensor], n: int) -> dict[str, Tensor]:
+        """Task ``n``'s parameters out of :meth:`adapt_batch`'s stacked dict."""
+        return {k: v[n] for k, v in stacked.items()}
+
     # ------------------------------------------------------------ persistence
     def _extra_tensors(self) -> dict[str, Tensor]:
         """Additional tensors to save (``extra.<name>`` in the file)."""
@@ -333,7 +337,7 @@ class Learner:
             ModelError: missing, truncated, tampered, other-kind or incompatible file.
 
         Example:
-            >>> from maml_strategy.maml import MAML
+            >>> from maml_strategy.learners.maml import MAML
             >>> maml = MAML.load("models/maml_spy.pt")  # doctest: +SKIP
         """
         meta, model, scaler, extra = cls._read(path)

@@ -1,9 +1,9 @@
 """The inner loop of MAML: SGD on a support set, and which parameters it updates.
 
 :func:`inner_loop` is the one differentiable SGD loop (``torch.func.grad`` +
-``functional_call``): :class:`~maml_strategy.maml.MAML` differentiates through
+``functional_call``): :class:`~maml_strategy.learners.maml.MAML` differentiates through
 it under ``vmap`` in meta-training, and :meth:`Learner.adapt_batch
-<maml_strategy.learner.Learner.adapt_batch>` runs it under ``vmap`` without a
+<maml_strategy.learners.base.Learner.adapt_batch>` runs it under ``vmap`` without a
 graph. :func:`sgd_adapt` is the same arithmetic for one support set without a
 graph, computed with plain autograd on a cached scratch copy of the network
 (``torch.func``'s per-operator wrapping made a single call ~2x slower than a

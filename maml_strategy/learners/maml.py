@@ -10,8 +10,8 @@ per-parameter-tensor inner learning rates (``learn_inner_lr=True``).
 ``adapt_scope`` restricts the inner loop to the output layer (ANIL, ``"head"``)
 or its bias (``"bias"``), and ``proximal`` adds an iMAML-style penalty
 ``proximal / 2 * ||theta - theta_meta||^2`` to the inner loss; both apply to
-meta-training and to :meth:`~maml_strategy.learner.Learner.adapt` /
-``adapt_batch`` alike (:mod:`maml_strategy.inner`), and the config, saved in the
+meta-training and to :meth:`~maml_strategy.learners.base.Learner.adapt` /
+``adapt_batch`` alike (:mod:`maml_strategy.learners.inner`), and the config, saved in the
 model file, makes a loaded model adapt as it was meta-trained.
 
 Example:
@@ -28,7 +28,7 @@ Example:
 
 from __future__ import annotations
 
-import math
+import dataclasses
 import os
 from typing import Any
 
@@ -36,15 +36,16 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch.func import functional_call, vmap
-from tqdm.auto import tqdm
 
-from maml_strategy.config import MAMLConfig
+from maml_strategy.config import MAMLConfig, StrategyConfig
 from maml_strategy.errors import ConfigError, ModelError
-from maml_strategy.learner import Learner, apply_num_threads, inner_loop
+from maml_strategy.learners.base import Learner, apply_num_threads, inner_loop
+from maml_strategy.learners.protocol import TrainingData
+from maml_strategy.learners.stopping import fit_epochs
 from maml_strategy.model import HierarchicalTimeframeNet
 from maml_strategy.tasks import TaskBatch, TaskSampler
 
-__all__ = ["MAMLConfig", "MAML"]  # MAMLConfig lives in maml_strategy.config (re-exported here)
+__all__ = ["MAMLConfig", "MAML", "fit"]  # MAMLConfig lives in maml_strategy.config (re-exported here)
 
 
 class MAML(Learner):
@@ -188,10 +189,7 @@ class MAML(Learner):
         opt = torch.optim.Adam(self._trainable(), lr=cfg.outer_lr, weight_decay=cfg.weight_decay)
         val_batch = val_sampler.sample(cfg.val_tasks) if val_sampler is not None else None
 
-        hist: dict[str, Any] = {"epoch": [], "train_query_loss": [], "val_query_loss": [], "val_query_loss_unadapted": []}
-        best_val, best_epoch, best_state, bad_epochs, stopped = math.inf, -1, None, 0, False
-        bar = tqdm(range(1, epochs + 1), desc="meta-train", disable=not progress, leave=False)
-        for epoch in bar:
+        def run_epoch(_epoch: int) -> dict[str, float]:
             losses = []
             for _ in range(cfg.steps_per_epoch):
                 batch = task_sampler.sample(cfg.num_tasks_per_batch)
@@ -205,33 +203,20 @@ class MAML(Learner):
                     with torch.no_grad():
                         self.inner_lrs.clamp_(min=0.0)
                 losses.append(float(loss.detach()))
-            hist["epoch"].append(epoch)
-            hist["train_query_loss"].append(float(np.mean(losses)))
-            postfix = {"train": f"{hist['train_query_loss'][-1]:.4f}"}
+            out = {"train_query_loss": float(np.mean(losses))}
             if val_batch is not None:
-                val = self.evaluate(val_batch)
-                hist["val_query_loss"].append(val)
-                hist["val_query_loss_unadapted"].append(self.evaluate(val_batch, steps=0))
-                postfix["val"] = f"{val:.4f}"
-                if val < best_val - cfg.min_delta:
-                    best_val, best_epoch, best_state, bad_epochs = val, epoch, self._snapshot(), 0
-                else:
-                    bad_epochs += 1
-                if not math.isfinite(val):
-                    stopped = True
-                    break
-                if cfg.patience is not None and bad_epochs >= cfg.patience:
-                    stopped = True
-                    bar.set_postfix(postfix)
-                    break
-            bar.set_postfix(postfix)
-        bar.close()
-        if best_state is not None:
-            self._restore(best_state)
+                out["val_query_loss"] = self.evaluate(val_batch)
+                out["val_query_loss_unadapted"] = self.evaluate(val_batch, steps=0)
+            return out
+
+        hist = fit_epochs(epochs, run_epoch, monitor="val_query_loss" if val_batch is not None else None,
+                          patience=cfg.patience, min_delta=cfg.min_delta, snapshot=self._snapshot,
+                          restore=self._restore, desc="meta-train", progress=progress)
+        for name in ("val_query_loss", "val_query_loss_unadapted"):
+            hist.setdefault(name, [])
         if self.inner_lrs is not None:
             self.inner_lrs.requires_grad_(False)
         self.model.eval()
-        hist.update(best_epoch=best_epoch if val_batch is not None else hist["epoch"][-1], best_val_loss=best_val if best_state is not None else None, stopped_early=stopped)
         self.history = hist
         return hist
 
@@ -258,3 +243,19 @@ class MAML(Learner):
             if lrs is None or self.inner_lrs is None or lrs.shape != self.inner_lrs.shape:
                 raise ModelError(f"{str(path)!r}: learned inner learning rates are missing or mis-shaped; retrain the model")
             self.inner_lrs = lrs.to(self.device).clone()
+
+
+def fit(data: TrainingData, cfg: StrategyConfig, *, seed: int = 0, progress: bool = False) -> MAML:
+    """Meta-train MAML (``cfg.maml`` with ``seed``) on ``data``'s task samplers, early-stopped on its validation tasks.
+
+    The registry's trainer for kind ``"maml"`` (:func:`maml_strategy.learners.fit_learner`).
+
+    Example:
+        >>> maml = fit(data, load_config(), seed=0)  # doctest: +SKIP
+    """
+    mcfg = dataclasses.replace(cfg.maml, seed=seed)
+    torch.manual_seed(seed)
+    maml = MAML(HierarchicalTimeframeNet(**data.model_kwargs), mcfg, scaler=data.scaler,
+                feature_names=data.feature_names)
+    maml.meta_train(data.train_sampler, mcfg.meta_epochs, val_sampler=data.val_sampler, progress=progress)
+    return maml
