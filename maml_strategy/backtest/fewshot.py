@@ -284,7 +284,7 @@ def prepare_fewshot_data(
 
     # the one dataset pipeline (maml_strategy.dataset), as in the backtests: validation = the last
     # val_fraction of the training window's days; meta-training labels end before validation starts
-    pcfg = load_config(None, features={"horizon": cfg.horizon}, model={"hidden_dim": cfg.hidden_dim})
+    pcfg = learner_config(cfg)
     feats = {s: symbol_features(f.loc[:e1, [c for c in f.columns if c != "regime"]], pcfg, s)
              for s, f in frames.items()}
     v0 = (t0 + (t1 - t0) * (1.0 - cfg.val_fraction)).normalize()
@@ -356,11 +356,12 @@ def train_learners(data: FewShotData, config: FewShotConfig | None = None, seed:
                             TaskSampler(data.train_segments, data.X, y_fit, K, Q, h, seed=seed),
                             TaskSampler(data.val_segments, data.X, y_val, K, Q, h, seed=10_000 + seed),
                             data.scaler, data.feature_names, data.model_kwargs)
+    lcfg = learner_config(cfg)
     t0 = time.perf_counter()
-    maml = fit_learner("maml", training, learner_config(cfg), seed=seed, progress=cfg.progress)
+    maml = fit_learner("maml", training, lcfg, seed=seed, progress=cfg.progress)
     t_maml = time.perf_counter() - t0
     t0 = time.perf_counter()
-    static = fit_learner("static", training, learner_config(cfg), seed=seed)
+    static = fit_learner("static", training, lcfg, seed=seed)
     return TrainedLearners(seed, maml, static, maml.history, t_maml, time.perf_counter() - t0)
 
 

@@ -111,6 +111,8 @@ def _code_hash(backtests: bool = False) -> str:
 
 def cache_key(data: pd.DataFrame | Universe, cfg: StrategyConfig, period: Any, seed: int) -> str:
     """Hash of config + every symbol's training bars + code version + seed: a changed input never reuses a model."""
+    from maml_strategy.learners import LEARNERS
+
     h = hashlib.sha256()
     for sym, df in sorted(as_universe(data).items()):
         train = df.loc[: period.train_end, ["open", "high", "low", "close", "volume"]]
@@ -122,16 +124,11 @@ def cache_key(data: pd.DataFrame | Universe, cfg: StrategyConfig, period: Any, s
         "maml": config_to_dict(cfg.maml), "static": config_to_dict(cfg.static), "model": config_to_dict(cfg.model),
         "tasks": config_to_dict(cfg.tasks), "gbdt_config": config_to_dict(cfg.gbdt),
         "period": [str(period.train_start.date()), str(period.val_start.date()), str(period.train_end.date())],
-        "seed": seed, "version": __version__, "code": _code_hash(), "gbdt": _gbdt_available(),
+        "seed": seed, "version": __version__, "code": _code_hash(), "gbdt": LEARNERS["gbdt"].available(),
     }
     h.update(json.dumps(meta, sort_keys=True).encode())
     return h.hexdigest()[:20]
 
-
-def _gbdt_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("lightgbm") is not None
 
 
 def load_trained(folder: str | Path, key: str = "", history: dict[str, Any] | None = None) -> TrainedModels:
@@ -318,7 +315,7 @@ def _fit(frames: dict[str, pd.DataFrame], cfg: StrategyConfig, period: Any, seed
         if not spec.fit:
             continue
         if not spec.available():
-            say(f"{kind} skipped: {spec.requires} is not installed (pip install -e \".[trees]\")")
+            say(f"{kind} skipped: {spec.missing()}")
             continue
         say(f"training {kind} (seed {seed})")
         learners[kind] = fit_learner(kind, data, cfg, seed=seed, progress=progress, say=say)

@@ -93,9 +93,10 @@ def _train_info(year: int, seed: int, key: str, folder: Path, files: dict[str, b
 
 def train_stage(run: DriverRun, plan: WalkForwardPlan) -> list[dict[str, Any]]:
     """Every (window, seed)'s models: from the cache or trained by train tasks; the driver writes each entry."""
-    from maml_strategy.backtest.train import _gbdt_available, cache_key
+    from maml_strategy.backtest.train import cache_key
+    from maml_strategy.learners import LEARNERS
 
-    gbdt = _gbdt_available()
+    gbdt = LEARNERS["gbdt"].available()
 
     infos: list[dict[str, Any] | None] = []
     tasks: list[TrainTask] = []

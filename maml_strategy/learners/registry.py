@@ -46,10 +46,20 @@ class LearnerSpec:
     fit: str = ""  # "module:function" with fit(data, cfg, seed, progress) -> learner ("" = load only)
     file: str = ""  # file name inside a model cache entry
     requires: str | None = None  # a module that must be importable (an optional extra), e.g. "lightgbm"
+    extra: str | None = None  # the pip extra that installs it, e.g. "trees"
 
     def available(self) -> bool:
         """Whether the optional dependency (if any) is installed."""
         return self.requires is None or importlib.util.find_spec(self.requires) is not None
+
+    def missing(self) -> str:
+        """What is missing and how to install it (for an unavailable learner).
+
+        Example:
+            >>> LEARNERS["gbdt"].missing()
+            'lightgbm is not installed (pip install -e ".[trees]")'
+        """
+        return f'{self.requires} is not installed (pip install -e ".[{self.extra}]")'
 
 
 #: Every learner, in training order.
@@ -58,7 +68,7 @@ LEARNERS: dict[str, LearnerSpec] = {
     "static": LearnerSpec("static", "maml_strategy.learners.static:StaticModel", "maml_strategy.learners.static:fit",
                           "static.pt"),
     "gbdt": LearnerSpec("gbdt", "maml_strategy.learners.gbdt:GBDTModel", "maml_strategy.learners.gbdt:fit",
-                        "gbdt.model", requires="lightgbm"),  # optional extra [trees]
+                        "gbdt.model", requires="lightgbm", extra="trees"),
 }
 
 
@@ -121,7 +131,7 @@ def fit_learner(kind: str, data: Any, cfg: Any, *, seed: int = 0, progress: bool
     if spec is None or not spec.fit:
         raise ConfigError(f"no trainer for learner kind {kind!r} (trainable: {sorted(k for k, s in LEARNERS.items() if s.fit)})")
     if not spec.available():
-        raise ConfigError(f"learner {kind!r} needs {spec.requires}, which is not installed (pip install -e \".[trees]\")")
+        raise ConfigError(f"learner {kind!r} cannot be trained: {spec.missing()}")
     model = _import(spec.fit, kind)(data, cfg, seed=seed, progress=progress)
     if say is not None:
         say(f"  {kind}: {_summary(model.history)}")
