@@ -185,7 +185,7 @@ def _counts(strat: Any, start: Any) -> tuple[int, int]:
     import pandas as pd
 
     adaptations = sum(1 for a in strat.adaptations if pd.Timestamp(a.date) >= start)
-    fills = sum(1 for f in strat.fills if pd.Timestamp(f["date"]).normalize() >= start)
+    fills = sum(1 for f in strat.analyzers.fills.get_analysis() if pd.Timestamp(f["date"]).normalize() >= start)
     return adaptations, fills
 
 
@@ -196,7 +196,7 @@ def _print_summary(strat: Any, bars: Any, start: Any, start_value: float, final_
 
     from maml_strategy.live.summary import format_session_summary, session_summary
 
-    traded = [d for d in strat.decisions if pd.Timestamp(d["date"]).normalize() >= start]
+    traded = [d for d in strat.analyzers.decisions.get_analysis() if pd.Timestamp(d["date"]).normalize() >= start]
     if bars is None or not traded:
         return
     values = pd.Series([d["value"] for d in traded], index=pd.DatetimeIndex([d["date"] for d in traded]))
@@ -212,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     import backtrader as bt
     import pandas as pd
 
+    from maml_strategy.analyzers import add_recorders
     from maml_strategy.config import load_config
     from maml_strategy.errors import MamlStrategyError
     from maml_strategy.data import apply_price_basis, read_csv_ohlcv
@@ -280,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         broker = store.getbroker("live" if auth else "paper", journal=journal, **extra)
         cerebro.setbroker(broker)
         cerebro.addstrategy(_strategy_class(), model=model, config=cfg, trade_start=start)
+        add_recorders(cerebro)
         mode = "LIVE (REAL MONEY)" if auth else "paper"
         print(f"rails: max order {live_cfg.max_order_notional:.0f}, max position {live_cfg.max_position_notional:.0f}, "
               f"{live_cfg.max_orders_per_day} orders/day, daily loss limit {live_cfg.daily_loss_limit * 100:g} %, "

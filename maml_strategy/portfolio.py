@@ -39,6 +39,7 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
+from maml_strategy.analyzers import FILL_COLUMNS, add_recorders
 from maml_strategy.config import StrategyConfig
 from maml_strategy.errors import ConfigError, DataError
 from maml_strategy.features.factors import FACTORS, factor_history, factor_signal
@@ -134,7 +135,6 @@ class PortfolioStrategy(bt.Strategy):
         self._last_period: tuple[int, int] | None = None
         self.records: list[dict[str, Any]] = []  # per bar in the trading window: date, value, cash, gross, long value
         self.rebalances: list[dict[str, Any]] = []  # per rebalance: date, longs, shorts, weights, scores
-        self.fills: list[dict[str, Any]] = []
         self.rejected: list[dict[str, Any]] = []  # orders the broker refused (margin: not enough cash at the open)
 
     # --------------------------------------------------------------- scores
@@ -226,14 +226,8 @@ class PortfolioStrategy(bt.Strategy):
                              "n_long": len(self.longs), "n_short": len(self.shorts)})
 
     def notify_order(self, order: bt.Order) -> None:
-        name = order.data._name
-        if order.status == order.Completed:
-            self.fills.append({"date": pd.Timestamp(bt.num2date(order.executed.dt)).normalize(), "symbol": name,
-                               "side": "buy" if order.isbuy() else "sell", "size": float(order.executed.size),
-                               "price": float(order.executed.price), "value": float(order.executed.value),
-                               "commission": float(order.executed.comm)})
-        elif order.status in (order.Margin, order.Rejected):
-            self.rejected.append({"symbol": name, "size": float(order.created.size),
+        if order.status in (order.Margin, order.Rejected):
+            self.rejected.append({"symbol": order.data._name, "size": float(order.created.size),
                                   "status": order.getstatusname()})
 
 
@@ -304,13 +298,15 @@ def run_portfolio(frames: Mapping[str, pd.DataFrame], cfg: StrategyConfig, test_
     if n_feeds == 0:
         raise DataError(f"no symbol has bars in {start.date()}..{end.date()}")
     cerebro.addstrategy(PortfolioStrategy, config=cfg, trade_start=start, **params)
+    add_recorders(cerebro, decisions=False)
     strat = cerebro.run(runonce=False)[0]
     rec = pd.DataFrame(strat.records)
     if rec.empty:
         raise DataError(f"no bars in the test window {start.date()}..{end.date()}")
     rec = rec.set_index("date")
-    fills = pd.DataFrame(strat.fills, columns=["date", "symbol", "side", "size", "price", "value", "commission"])
+    fills = pd.DataFrame(strat.analyzers.fills.get_analysis(), columns=list(FILL_COLUMNS))
     if len(fills):
+        fills["date"] = pd.DatetimeIndex(fills["date"]).normalize()
         fills = fills[fills["date"] >= start].reset_index(drop=True)
     return PortfolioResult(name, rec["value"].astype(float), rec, fills, strat.rebalances, float(cfg.trading.cash),
                            strat.rejected)

@@ -1,7 +1,8 @@
 """The backtrader adapter every single-symbol strategy shares: :class:`EngineStrategy`.
 
-It owns one :class:`~maml_strategy.engine.SignalEngine`, feeds it each closed bar, records the
-decision and orders the target exposure (filled at the next open with backtrader's defaults).
+It owns one :class:`~maml_strategy.engine.SignalEngine`, feeds it each closed bar and orders the
+target exposure (filled at the next open with backtrader's defaults). The analyzers of
+:mod:`maml_strategy.analyzers` record each bar's ``decision`` and every fill.
 The learned strategies (:mod:`maml_strategy.strategy`) and the no-net controls
 (:mod:`maml_strategy.controls`) are thin subclasses.
 
@@ -89,8 +90,8 @@ class EngineStrategy(bt.Strategy):
             precomputed=self.p.precomputed,
         )
         self.trade_start = None if self.p.trade_start is None else pd.Timestamp(self.p.trade_start)
-        self.decisions: list[dict[str, Any]] = []
-        self.fills: list[dict[str, Any]] = []
+        self.decision: Decision | None = None  # the last bar's decision (DecisionRecorder reads it)
+        self.bar_target = 0.0  # the last bar's target; 0 before trade_start
         self._target = 0.0
         self._last_active_date: pd.Timestamp | None = None
 
@@ -120,16 +121,10 @@ class EngineStrategy(bt.Strategy):
         )
 
     def next(self) -> None:
-        dec = self._decide()
+        dec = self.decision = self._decide()
         date = dec.date
         active = self.trade_start is None or date >= self.trade_start
-        target = dec.target if active else 0.0
-        self.decisions.append({
-            "date": date, "regime": None if dec.regime is None else dec.regime.value,
-            "transition": dec.transition, "prediction": dec.prediction, "target": target,
-            "adapted": dec.adaptation is not None, "value": self.broker.getvalue(),
-            "position_value": self.getposition(self.datas[0]).size * self.datas[0].close[0],
-        })
+        target = self.bar_target = dec.target if active else 0.0
         if not active:
             return
         if self._should_order(target, date):
@@ -141,14 +136,3 @@ class EngineStrategy(bt.Strategy):
         """Order when the target moved by at least the rebalance band, or to go flat."""
         band = self.trading.rebalance_band
         return abs(target - self._target) >= band or (target == 0.0 and self._target != 0.0)
-
-    def notify_order(self, order: bt.Order) -> None:
-        if order.status == order.Completed:
-            self.fills.append({
-                "date": bt.num2date(order.executed.dt),
-                "side": "buy" if order.isbuy() else "sell",
-                "size": float(order.executed.size),
-                "price": float(order.executed.price),
-                "value": float(order.executed.value),
-                "commission": float(order.executed.comm),
-            })

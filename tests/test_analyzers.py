@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 
 from maml_strategy import BuyAndHoldStrategy, StaticModelStrategy
+from maml_strategy.analyzers import add_recorders
 from maml_strategy.backtest import custom_period, train_models, warmup_bars
 from maml_strategy.backtest.metrics import max_drawdown, performance
 from maml_strategy.data import synthetic_ohlcv
@@ -59,18 +60,19 @@ def _run(data: pd.DataFrame, strategy: type, **kwargs):
     cerebro.addanalyzer(bt.analyzers.DrawDown, _name="drawdown")
     cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name="trades")
     cerebro.addanalyzer(bt.analyzers.PyFolio, _name="pyfolio")
+    add_recorders(cerebro)
     return cerebro.run(runonce=False)[0]
 
 
 def _equity(strat) -> pd.Series:
-    dec = pd.DataFrame(strat.decisions).set_index("date")
+    dec = pd.DataFrame(strat.analyzers.decisions.get_analysis()).set_index("date")
     return dec["value"].set_axis(pd.DatetimeIndex(dec.index).normalize()).astype(float)
 
 
 def _opened_trades(strat) -> int:
     """Fills that open a position from flat (what TradeAnalyzer counts as a trade)."""
     position, opened = 0.0, 0
-    for fill in strat.fills:
+    for fill in strat.analyzers.fills.get_analysis():
         signed = fill["size"]  # executed size is signed in backtrader (sells negative)
         opened += position == 0.0 and signed != 0.0
         position = round(position + signed, 9)
@@ -95,7 +97,7 @@ def _check_against_ours(strat, equity: pd.Series) -> None:
     sharpe_pf = test_returns.mean() / test_returns.std(ddof=1) * np.sqrt(252)
     assert sharpe_pf == pytest.approx(ours_test["sharpe"], rel=1e-9)
     assert (1 + test_returns).prod() - 1 == pytest.approx(ours_test["total_return"], rel=1e-9)
-    assert len(transactions) == len(strat.fills)
+    assert len(transactions) == len(strat.analyzers.fills.get_analysis())
 
     trades = strat.analyzers.trades.get_analysis()
     assert trades["total"]["total"] == _opened_trades(strat)
@@ -105,7 +107,7 @@ def test_buy_and_hold_with_analyzers(df) -> None:
     data = df.loc[PERIOD.test_start: PERIOD.test_end]  # no model, no warm-up needed
     strat = _run(data, BuyAndHoldStrategy)
     equity = _equity(strat)
-    assert len(strat.fills) == 1 and len(equity) == len(data)
+    assert len(strat.analyzers.fills.get_analysis()) == 1 and len(equity) == len(data)
     _check_against_ours(strat, equity)
     trades = strat.analyzers.trades.get_analysis()
     assert trades["total"]["open"] == 1  # bought once and held
@@ -117,6 +119,6 @@ def test_static_model_with_analyzers(df, cfg, static_model) -> None:
     data = pd.concat([before, df.loc[PERIOD.test_start: PERIOD.test_end]])
     strat = _run(data, StaticModelStrategy, model=static_model, config=cfg)
     equity = _equity(strat)
-    assert len(strat.fills) >= 2, "the test needs a strategy that trades"
+    assert len(strat.analyzers.fills.get_analysis()) >= 2, "the test needs a strategy that trades"
     assert (equity.loc[: PERIOD.test_start - pd.Timedelta(days=1)] == CASH).all()  # warm-up: flat
     _check_against_ours(strat, equity)

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from maml_strategy.analyzers import add_recorders
 from maml_strategy.backtest import custom_period, run_backtest, run_experiment, train_models, write_outputs
 from maml_strategy.data import synthetic_ohlcv
 from maml_strategy.strategy import MAMLRegimeStrategy, StaticModelStrategy
@@ -136,9 +137,10 @@ def test_drop_in_yahoo_csv_feed(df, cfg, models, tmp_path, runonce, preload) -> 
     cerebro = bt.Cerebro()
     cerebro.adddata(bt.feeds.YahooFinanceCSVData(dataname=str(path), adjclose=False))
     cerebro.addstrategy(MAMLRegimeStrategy, model_path=str(model_path), config=cfg, trade_start="2008-01-01")
+    add_recorders(cerebro)
     strat = cerebro.run(runonce=runonce, preload=preload)[0]
-    assert len(strat.decisions) == len(df.loc["2005-01-01":"2008-12-31"])
-    assert strat.adaptations and strat.fills
+    assert len(strat.analyzers.decisions.get_analysis()) == len(df.loc["2005-01-01":"2008-12-31"])
+    assert strat.adaptations and strat.analyzers.fills.get_analysis()
     assert cerebro.broker.getvalue() != cfg.trading.cash
 
 
@@ -147,9 +149,10 @@ def test_drop_in_pandas_feed_and_optstrategy(df, cfg, models) -> None:
     cerebro.adddata(bt.feeds.PandasData(dataname=df.loc["2005-01-01":"2008-12-31"]))
     cerebro.optstrategy(StaticModelStrategy, model=[models.static], config=[cfg], max_exposure=[0.5, 0.9],
                         trade_start=["2008-01-01"])
+    add_recorders(cerebro)
     runs = cerebro.run()
     assert len(runs) == 2
-    values = sorted(r[0].decisions[-1]["value"] for r in runs)  # the broker object is shared across runs
+    values = sorted(r[0].analyzers.decisions.get_analysis()[-1]["value"] for r in runs)  # the broker object is shared across runs
     assert values[0] != values[1]
 
 

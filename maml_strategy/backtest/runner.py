@@ -9,6 +9,7 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
+from maml_strategy.analyzers import FILL_COLUMNS, add_recorders
 from maml_strategy.backtest.feed import ArrayFeed
 from maml_strategy.backtest.metrics import daily_returns, exposure_by_regime, performance, post_transition_stats
 from maml_strategy.config import StrategyConfig
@@ -136,14 +137,15 @@ def run_backtest(
         STRATEGIES[kind], model=model, config=cfg, trade_start=test_start,
         adapt_steps=adapt_steps, adapt_lr=adapt_lr, precomputed=precomputed, **strategy_params,
     )
+    add_recorders(cerebro)
     strat = cerebro.run(runonce=False)[0]
 
-    dec = pd.DataFrame(strat.decisions).set_index("date")
+    dec = pd.DataFrame(strat.analyzers.decisions.get_analysis()).set_index("date")
     dec.index = pd.DatetimeIndex(dec.index).normalize()
     test = dec.loc[test_start:]
     equity = test["value"].astype(float)
     start_value = float(dec["value"].loc[: test_start - pd.Timedelta(days=1)].iloc[-1]) if (dec.index < test_start).any() else cfg.trading.cash
-    fills = pd.DataFrame(strat.fills, columns=["date", "side", "size", "price", "value", "commission"])
+    fills = pd.DataFrame(strat.analyzers.fills.get_analysis(), columns=list(FILL_COLUMNS)).drop(columns="symbol")
     if len(fills):
         fills["date"] = pd.DatetimeIndex(fills["date"]).normalize()
     adaptations = [a.to_dict() for a in strat.adaptations if pd.Timestamp(a.date) >= test_start]
