@@ -4,16 +4,16 @@ Every name below is importable from the top level (``from maml_strategy import X
 Names load on first use, so ``import maml_strategy`` imports neither torch nor
 backtrader. ``python -m maml_strategy params [Strategy]`` prints a strategy's params.
 
-Strategies (backtrader; ``STRATEGIES`` maps the backtests' kinds to these classes)
-    MAMLRegimeStrategy     meta-learned net, adapted at each confirmed regime transition
-    StaticModelStrategy    the same net trained conventionally, never adapted
-    NaiveFinetuneStrategy  the static net, adapted like MAML (ablation)
-    GBDTStrategy           LightGBM on the same features (control; needs the [trees] extra)
+Strategies (backtrader; ``KINDS`` is the one table of the backtests' kinds, ``STRATEGIES`` their classes)
+    MAMLRegimeStrategy     a learned model, adapted at each confirmed regime transition
+                           (kinds maml and naive_finetune: the meta-learned or the static net)
+    StaticModelStrategy    a learned model, never adapted (kinds static, maml_unadapted, gbdt)
     RegimeRuleStrategy     no net: long in chosen regimes, flat otherwise (control)
     SMA200Strategy         no net: long while the close is above its 200-day SMA (control)
     ExposureMatchedStrategy  constant mix at a given exposure, rebalanced monthly (diagnostic)
     BuyAndHoldStrategy     the benchmark: max_exposure from trade_start on
     STRATEGIES             {"maml": MAMLRegimeStrategy, ..., "buy_and_hold": BuyAndHoldStrategy}
+    KINDS                  {"maml": KindSpec(model slot, adapts, seedless, role, ...), ...}
     PortfolioStrategy      one strategy over many datas: rank by a model or factor, hold the top k
     run_portfolio          backtest PortfolioStrategy on a {symbol: frame} universe over a window
 
@@ -68,11 +68,10 @@ from typing import Any
 
 from maml_strategy.version import __version__
 
-_CONFIG_NAMES = ("StrategyConfig", "load_config", "RegimeConfig", "FeatureConfig", "ModelConfig",
+_CONFIG_NAMES = ("KINDS", "KindSpec", "StrategyConfig", "load_config", "RegimeConfig", "FeatureConfig", "ModelConfig",
                  "TaskConfig", "TradingConfig", "MAMLConfig", "StaticConfig", "GBDTConfig")
-_STRATEGY_NAMES = ("MAMLRegimeStrategy", "StaticModelStrategy", "NaiveFinetuneStrategy", "GBDTStrategy",
-                   "RegimeRuleStrategy", "SMA200Strategy", "ExposureMatchedStrategy", "BuyAndHoldStrategy",
-                   "STRATEGIES")
+_STRATEGY_NAMES = ("MAMLRegimeStrategy", "StaticModelStrategy", "RegimeRuleStrategy", "SMA200Strategy",
+                   "ExposureMatchedStrategy", "BuyAndHoldStrategy", "STRATEGIES")
 _ERROR_NAMES = ("MamlStrategyError", "DataError", "ConfigError", "ModelError", "BrokerError")
 
 # Public name -> "module:attribute". The only place to change when a name moves.

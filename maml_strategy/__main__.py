@@ -56,8 +56,10 @@ def _first_line(doc: str | None) -> str:
 
 
 def strategies_table() -> str:
-    """Every registered strategy: kind, class and the first line of its docstring."""
-    rows = [[kind, cls.__name__, _first_line(cls.__doc__).replace("``", "")]
+    """Every registered strategy: kind, class and what it does (its kind's summary, else its docstring's first line)."""
+    from maml_strategy.config import KINDS
+
+    rows = [[kind, cls.__name__, KINDS[kind].summary if kind in KINDS else _first_line(cls.__doc__).replace("``", "")]
             for kind, cls in _registry().items()]
     return format_table(["kind", "class", "what it does"], rows)
 

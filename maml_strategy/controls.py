@@ -37,7 +37,6 @@ class _ControlStrategy(EngineStrategy):
 
     params = (("adapt", False),)
     needs_model = False
-    adapts = False
 
     def _target_for(self, dec: Decision) -> float:
         raise NotImplementedError

@@ -60,7 +60,6 @@ class EngineStrategy(bt.Strategy):
     )
     needs_model: ClassVar[bool] = True  # learned strategies need model= or model_path=
     short_history_ok: ClassVar[bool] = False  # True: may start with less than warmup_bars of history
-    adapts: ClassVar[bool] = True  # adapts on confirmed transitions (its state depends on the last one)
 
     def __init__(self) -> None:
         cfg = resolve_config(self.p.config)

@@ -99,12 +99,22 @@ def test_types_checked_on_construction_too() -> None:
     assert StrategyConfig(trading={"max_exposure": 0.5}).trading == TradingConfig(max_exposure=0.5)  # type: ignore[arg-type]
 
 
-def test_one_registry_of_strategy_kinds() -> None:
-    from maml_strategy.backtest.suite import ALL_STRATEGIES
-    from maml_strategy.config import STRATEGY_KINDS, StrategyConfig
+def test_the_table_of_kinds_drives_classes_and_config() -> None:
+    from maml_strategy.config import KINDS, KindSpec, StrategyConfig, kinds
     from maml_strategy.errors import ConfigError
     from maml_strategy.strategy import STRATEGIES
 
-    assert tuple(STRATEGIES) == STRATEGY_KINDS == ALL_STRATEGIES
-    with pytest.raises(ConfigError, match="kind must be one of"):
+    for kind, spec in KINDS.items():  # each class's own defaults agree with its kind's spec
+        cls = STRATEGIES[kind]
+        assert cls.__name__ == spec.strategy
+        assert cls.needs_model == (spec.model is not None), kind
+        assert bool(cls.params.adapt) == spec.adapts or spec.model is None, kind
+    assert StrategyConfig(kind="naive_finetune").kind == "naive_finetune"
+    with pytest.raises(ConfigError, match="kind must be one of .*did you mean 'momentum'"):
         StrategyConfig(kind="momentum_12_1")
+    with pytest.raises(ConfigError, match="no field colour"):
+        kinds(colour="red")
+    with pytest.raises(ConfigError, match="role must be one of"):
+        KindSpec("oracle", "BuyAndHoldStrategy", None, False, True, "prophet", "")
+    with pytest.raises(ConfigError, match="depends on its seed"):
+        KindSpec("net", "StaticModelStrategy", "static", False, True, "learned", "")

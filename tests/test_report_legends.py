@@ -9,14 +9,14 @@ import pytest
 from matplotlib.legend import Legend
 
 from maml_strategy.backtest.report import REGIME_COLORS, report_figure
-from maml_strategy.backtest.suite import ALL_STRATEGIES
+from maml_strategy.config import KINDS
 
 
 @pytest.mark.parametrize("drawdown", [True, False])
 def test_legends_never_cover_data_with_every_strategy_and_markers(drawdown: bool) -> None:
     idx = pd.bdate_range("2008-01-01", "2008-12-31")
     rng = np.random.default_rng(3)
-    names = list(ALL_STRATEGIES)
+    names = list(KINDS)
     equity = pd.DataFrame(100_000 * np.cumprod(1 + rng.normal(0.0, 0.02, (len(idx), len(names))), axis=0),
                           index=idx, columns=names)
     regimes = pd.Series([list(REGIME_COLORS)[(i // 15) % len(REGIME_COLORS)] for i in range(len(idx))], index=idx)

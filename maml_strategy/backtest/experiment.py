@@ -19,16 +19,15 @@ from maml_strategy.backtest.metrics import METRIC_KEYS
 from maml_strategy.backtest.periods import Period
 from maml_strategy.backtest.report import plot_monthly_heatmap, plot_report
 from maml_strategy.backtest.runner import BacktestResult
-from maml_strategy.backtest.suite import ALL_STRATEGIES, SEEDLESS, run_suite
+from maml_strategy.backtest.suite import run_suite
 from maml_strategy.backtest.train import train_models
-from maml_strategy.config import StrategyConfig
+from maml_strategy.config import KINDS, StrategyConfig, kinds
 from maml_strategy.dataset import symbol_features
 
-__all__ = ["STRATEGY_ORDER", "TABLE_LEGEND", "ExperimentResult", "run_experiment", "format_comparisons", "format_skill",
+__all__ = ["TABLE_LEGEND", "ExperimentResult", "run_experiment", "format_comparisons", "format_skill",
            "format_table", "write_outputs"]
 
 log = logging.getLogger(__name__)
-STRATEGY_ORDER = ALL_STRATEGIES
 
 
 @dataclass
@@ -137,11 +136,11 @@ def run_experiment(
     """
     say = say or (lambda _msg: None)
     train = train_frames if train_frames is not None else {symbol: df}
-    res = ExperimentResult(symbol, period, list(seeds), {k: [] for k in ALL_STRATEGIES}, price_basis=price_basis,
+    res = ExperimentResult(symbol, period, list(seeds), {k: [] for k in KINDS}, price_basis=price_basis,
                            train_symbols=sorted(train), horizon=cfg.features.horizon)
     say(f"features: {symbol} {df.index[0].date()}..{df.index[-1].date()}")
     sf = symbol_features(df.loc[: period.test_end], cfg, symbol)
-    seedless = run_suite(df, sf, cfg, period.test_start, period.test_end, models=None, kinds=SEEDLESS)
+    seedless = run_suite(df, sf, cfg, period.test_start, period.test_end, models=None, kinds=kinds(seedless=True))
     for kind, r in seedless.results.items():
         say(f"backtest {kind}: return {r.metrics['total_return'] * 100:+.1f}%")
     for seed in seeds:
@@ -151,12 +150,12 @@ def run_experiment(
                              "seconds": round(time.perf_counter() - t0, 2)})
         res.models[seed] = models
         suite = run_suite(df, sf, cfg, period.test_start, period.test_end, models=models, seed=seed,
-                          kinds=tuple(k for k in ALL_STRATEGIES if k not in SEEDLESS))
-        for kind in ALL_STRATEGIES:
+                          kinds=kinds(seedless=False))
+        for kind in KINDS:
             r = suite.results.get(kind) or seedless.results.get(kind)
             if r is not None:
                 res.runs[kind].append(r)
-                if kind not in SEEDLESS:
+                if not KINDS[kind].seedless:
                     say(f"backtest {kind} (seed {seed}): return {r.metrics['total_return'] * 100:+.1f}%")
         for model, sc in suite.skill.items():
             res.skill.setdefault(model, []).append(sc)

@@ -29,7 +29,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import sys
 import time
 import warnings
@@ -41,17 +40,18 @@ import pandas as pd
 
 from maml_strategy.atomic import entry_ok, read_json_entry, write_entry, write_json_entry
 from maml_strategy.backtest.portfolio_stats import BENCHMARK, yearly_metrics
+from maml_strategy.backtest.suite import trade_args
 from maml_strategy.backtest.walkforward import (WalkForwardPlan, _frame_digest, _hash, model_files,  # one rule each
                                                 models_from_files, window_period)
 from maml_strategy.config import StrategyConfig, config_to_dict
 from maml_strategy.features.factors import FACTORS, factor_history
+from maml_strategy.learners.registry import LEARNERS
 from maml_strategy.topk import TopkConfig
 
 __all__ = ["PORTFOLIO_MODELS", "portfolio_kinds", "portfolio_train_task", "portfolio_task", "run_portfolio_walk_forward"]
 
 #: learned entries of the portfolio section (gbdt only when LightGBM is installed)
-PORTFOLIO_MODELS = ("maml", "static", "naive_finetune", "gbdt")
-_ADAPTING = ("maml", "naive_finetune")
+PORTFOLIO_MODELS = ("maml", "static", "naive_finetune", "gbdt")  # kinds of config.kinds.KINDS (how each trades: there)
 
 
 def portfolio_kinds() -> tuple[str, ...]:
@@ -61,19 +61,8 @@ def portfolio_kinds() -> tuple[str, ...]:
         >>> portfolio_kinds()[-3:]
         ('reversal', 'momentum', 'equal_weight')
     """
-    models = tuple(m for m in PORTFOLIO_MODELS if m != "gbdt" or importlib.util.find_spec("lightgbm") is not None)
+    models = tuple(m for m in PORTFOLIO_MODELS if m != "gbdt" or LEARNERS["gbdt"].available())
     return (*models, *FACTORS, BENCHMARK)
-
-
-def _learner_args(kind: str, models: Any, cfg: StrategyConfig) -> tuple[Any, bool, int | None, int | None]:
-    """(learner, adapt, steps, lr) of a learned kind, as the single-symbol suite trades it."""
-    learner = {"maml": models.maml, "static": models.static, "naive_finetune": models.static,
-               "gbdt": models.gbdt}[kind]
-    steps = lr = None
-    if kind in _ADAPTING and models.maml is not None:
-        steps = cfg.trading.adapt_steps if cfg.trading.adapt_steps is not None else models.maml.config.inner_steps
-        lr = cfg.trading.adapt_lr if cfg.trading.adapt_lr is not None else models.maml.config.inner_lr
-    return learner, kind in _ADAPTING, steps, lr
 
 
 def _fetch(value: Any) -> Any:
@@ -156,7 +145,7 @@ def portfolio_task(frames: Any, feats: Any, year: int, seed: int, kind: str, cfg
     if kind in PORTFOLIO_MODELS:
         files = _fetch(model_files)
         models = models_from_files(files, model_key) if files else None
-        learner, adapt, steps, lr = _learner_args(kind, models, cfg) if models is not None else (None, False, None, None)
+        learner, adapt, steps, lr = trade_args(kind, models, cfg) if models is not None else (None, False, None, None)
         if learner is None:
             out["skipped"] = f"no {kind} model for {year} seed {seed}"
             return out

@@ -12,7 +12,7 @@ import pandas as pd
 from maml_strategy.analyzers import FILL_COLUMNS, add_recorders
 from maml_strategy.backtest.feed import ArrayFeed
 from maml_strategy.backtest.metrics import daily_returns, exposure_by_regime, performance, post_transition_stats
-from maml_strategy.config import StrategyConfig
+from maml_strategy.config import KINDS, StrategyConfig
 from maml_strategy.engine import Precomputed
 from maml_strategy.errors import DataError
 from maml_strategy.regime import RegimeDetector
@@ -43,7 +43,7 @@ def warmup_bars(cfg: StrategyConfig, kind: str | None = None, *, precomputed: bo
 
     ``params`` are the strategy's parameters (e.g. ``period=50`` for ``sma200``).
     """
-    kinds = list(STRATEGIES) if kind is None else [kind]
+    kinds = list(KINDS) if kind is None else [kind]
     return max(STRATEGIES[k].warmup_bars(cfg, precomputed, **params) for k in kinds)
 
 
@@ -88,7 +88,7 @@ def run_backtest(
     precomputed: Precomputed | None = None,
     **strategy_params: Any,
 ) -> BacktestResult:
-    """Backtest ``kind`` (a key of ``maml_strategy.strategy.STRATEGIES``) over ``[test_start, test_end]``.
+    """Backtest ``kind`` (a key of :data:`~maml_strategy.config.kinds.KINDS`) over ``[test_start, test_end]``.
 
     Warm-up history before ``test_start`` updates regimes and features but no
     order is placed before ``test_start``. Adapting kinds warm up from before the
@@ -101,14 +101,16 @@ def run_backtest(
         kind: strategy kind.
         cfg: strategy configuration.
         test_start, test_end: the test window (inclusive).
-        model: the learner for learned kinds.
+        model: the learner for learned kinds (the kind's spec names which slot it trades).
         adapt_steps, adapt_lr: adaptation overrides.
         precomputed: features/regimes of ``df`` computed once (see
             :class:`~maml_strategy.engine.Precomputed`); shortens the warm-up.
-        **strategy_params: extra strategy parameters (e.g. ``exposure=`` for ``exposure_matched``).
+        **strategy_params: extra strategy parameters (e.g. ``exposure=`` for ``exposure_matched``;
+            ``adapt=`` overrides the kind's spec).
     """
-    if kind not in STRATEGIES:
-        raise DataError(f"unknown strategy {kind!r}; use one of {', '.join(STRATEGIES)}")
+    if kind not in KINDS:
+        raise DataError(f"unknown strategy {kind!r}; use one of {', '.join(KINDS)}")
+    adapt = bool(strategy_params.pop("adapt", KINDS[kind].adapts))
     test_start, test_end = pd.Timestamp(test_start), pd.Timestamp(test_end)
     n_warm = warmup_bars(cfg, kind, precomputed=precomputed is not None, **strategy_params)
     before = df.loc[: test_start - pd.Timedelta(days=1)]
@@ -119,7 +121,7 @@ def run_backtest(
             f"{len(before)} bars before {test_start.date()}, but {n_warm} are needed for warm-up; "
             "load more history before the test window"
         )
-    if STRATEGIES[kind].adapts and strategy_params.get("adapt", True):
+    if adapt:
         n_warm = _adaptive_warmup(before, cfg, n_warm, precomputed)
     window = pd.concat([before.iloc[-n_warm:], df.loc[test_start:test_end]])
     window = window[["open", "high", "low", "close", "volume"]]
@@ -135,7 +137,7 @@ def run_backtest(
     cerebro.adddata(ArrayFeed(dataname=window))  # PandasData's bars, read from arrays
     cerebro.addstrategy(
         STRATEGIES[kind], model=model, config=cfg, trade_start=test_start,
-        adapt_steps=adapt_steps, adapt_lr=adapt_lr, precomputed=precomputed, **strategy_params,
+        adapt_steps=adapt_steps, adapt_lr=adapt_lr, adapt=adapt, precomputed=precomputed, **strategy_params,
     )
     add_recorders(cerebro)
     strat = cerebro.run(runonce=False)[0]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from maml_strategy.config import SEEDLESS_KINDS
+from maml_strategy.config import kinds
 
 __all__ = ["alpha_beta", "skill_scores", "bootstrap_mean_ci", "paired_comparison", "mean_ci"]
 
@@ -129,7 +129,7 @@ def paired_comparison(rows: pd.DataFrame, a: str, b: str, metric: str, **kw: Any
     key = ["symbol", "year", "seed"]
     left = rows[rows["strategy"] == a].set_index(key)[metric]
     right = rows[rows["strategy"] == b].set_index(key)[metric]
-    if b in SEEDLESS_KINDS:  # seed-independent controls: pair with every seed
+    if b in kinds(seedless=True):  # seed-independent controls: pair with every seed
         right = right.droplevel("seed")
         left_cells = left.reset_index()
         right_map = right.to_dict()

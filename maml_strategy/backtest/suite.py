@@ -1,8 +1,9 @@
 """All strategies of one (symbol, test window, seed), and the skill of every model on it.
 
-Learned strategies trade the models of one training window; the controls have
-no net. ``exposure_matched`` holds MAML's realised mean exposure of the same
-window as a constant mix, so it is a diagnostic, not a tradable strategy.
+Each kind's spec (:data:`~maml_strategy.config.kinds.KINDS`) says what it trades: learned kinds
+trade a model slot of one training window, the factors and controls have no net.
+``exposure_matched`` holds MAML's realised mean exposure of the same window as a constant
+mix, so it is a diagnostic, not a tradable strategy.
 """
 
 from __future__ import annotations
@@ -16,17 +17,15 @@ import torch
 
 from maml_strategy.backtest.runner import BacktestResult, run_backtest
 from maml_strategy.backtest.stats import alpha_beta, skill_scores
-from maml_strategy.config import SEEDLESS_KINDS, STRATEGY_KINDS, StrategyConfig
+from maml_strategy.config import KINDS, StrategyConfig, kinds as kinds_where
 from maml_strategy.dataset import SymbolFeatures
 from maml_strategy.engine import Precomputed
 
-__all__ = ["LEARNED", "CONTROLS", "SEEDLESS", "ALL_STRATEGIES", "SuiteResult", "run_suite", "model_skill", "test_panel",
+__all__ = ["SuiteResult", "trade_args", "run_suite", "model_skill", "test_panel",
            "panel_frame"]
 
-LEARNED = ("maml", "maml_unadapted", "static", "naive_finetune", "gbdt")  # strategies that trade a trained model (gbdt: if installed)
-CONTROLS = ("reversal", "momentum", "regime_rule", "sma200", "exposure_matched", "buy_and_hold")  # no net
-SEEDLESS = SEEDLESS_KINDS  # do not depend on the training seed
-ALL_STRATEGIES = STRATEGY_KINDS  # the one list, in report order
+_UNADAPTED = tuple(k for k in kinds_where(role="learned") if not KINDS[k].adapts)  # scored in one batch
+_ADAPTED = tuple(k for k in kinds_where(role="learned") if KINDS[k].adapts)  # scored from their decisions
 
 
 @dataclass
@@ -76,6 +75,22 @@ def _add_alpha_beta(df: pd.DataFrame, cfg: StrategyConfig, start: pd.Timestamp, 
         r.metrics.update(alpha_beta(r.daily_returns, rb))
 
 
+def trade_args(kind: str, models: Any, cfg: StrategyConfig) -> tuple[Any, bool, int | None, float | None]:
+    """``(learner, adapt, steps, lr)`` with which learned ``kind`` trades ``models`` (a TrainedModels).
+
+    The learner is the kind's model slot (None when absent, e.g. gbdt without LightGBM). Every
+    adapting kind adapts with MAML's inner steps and rate unless the trading config sets them, so
+    naive fine-tuning and MAML differ only in their starting parameters.
+    """
+    spec = KINDS[kind]
+    learner = getattr(models, spec.model, None) if spec.model is not None else None
+    steps = lr = None
+    if spec.adapts and getattr(models, "maml", None) is not None:
+        steps = cfg.trading.adapt_steps if cfg.trading.adapt_steps is not None else models.maml.config.inner_steps
+        lr = cfg.trading.adapt_lr if cfg.trading.adapt_lr is not None else models.maml.config.inner_lr
+    return learner, spec.adapts, steps, lr
+
+
 def run_suite(
     df: pd.DataFrame,
     sf: SymbolFeatures,
@@ -85,7 +100,7 @@ def run_suite(
     *,
     models: Any | None,
     seed: int = 0,
-    kinds: tuple[str, ...] = ALL_STRATEGIES,
+    kinds: tuple[str, ...] = tuple(KINDS),
 ) -> SuiteResult:
     """Backtest ``kinds`` on one symbol and window, and score every model's skill.
 
@@ -100,7 +115,7 @@ def run_suite(
 
     Returns:
         :class:`SuiteResult`; ``skill`` has ``maml`` (adapted, as traded), ``maml_unadapted``,
-        ``static`` and ``naive_finetune``.
+        ``static``, ``naive_finetune`` and ``gbdt`` (when its model is there).
     """
     from maml_strategy.learners.base import apply_num_threads
 
@@ -108,21 +123,13 @@ def run_suite(
     start, end = pd.Timestamp(test_start), pd.Timestamp(test_end)
     pre = Precomputed.from_symbol_features(sf)
     out = SuiteResult(sf.symbol, seed)
-    learned = {"maml": getattr(models, "maml", None), "maml_unadapted": getattr(models, "maml", None),
-               "static": getattr(models, "static", None),
-               "naive_finetune": getattr(models, "static", None), "gbdt": getattr(models, "gbdt", None)}
     for kind in kinds:
-        if kind in learned:
-            model = learned[kind]
+        if KINDS[kind].model is not None:
+            model, adapt, steps, lr = trade_args(kind, models, cfg)
             if model is None:
                 continue
-            steps = lr = None
-            if kind in ("maml", "naive_finetune") and models.maml is not None:
-                # both adapt with MAML's inner steps and rate unless the trading config sets them
-                steps = cfg.trading.adapt_steps if cfg.trading.adapt_steps is not None else models.maml.config.inner_steps
-                lr = cfg.trading.adapt_lr if cfg.trading.adapt_lr is not None else models.maml.config.inner_lr
             out.results[kind] = run_backtest(df, kind, cfg, start, end, model=model, adapt_steps=steps,
-                                             adapt_lr=lr, precomputed=pre)
+                                             adapt_lr=lr, adapt=adapt, precomputed=pre)
         elif kind == "exposure_matched":
             if "maml" not in out.results:
                 continue
@@ -133,11 +140,11 @@ def run_suite(
             out.results[kind] = run_backtest(df, kind, cfg, start, end, precomputed=pre)
     _add_alpha_beta(df, cfg, start, end, out.results, pre)
     if models is not None:
-        out.skill["maml_unadapted"] = model_skill(models.maml, sf, start, end)
-        out.skill["static"] = model_skill(models.static, sf, start, end)
-        if models.gbdt is not None:
-            out.skill["gbdt"] = model_skill(models.gbdt, sf, start, end)
-        for kind in ("maml", "naive_finetune"):
+        for kind in _UNADAPTED:
+            learner = getattr(models, KINDS[kind].model)
+            if learner is not None:
+                out.skill[kind] = model_skill(learner, sf, start, end)
+        for kind in _ADAPTED:
             if kind in out.results:
                 out.skill[kind] = _decision_skill(out.results[kind], sf, start, end)
     out.panel = test_panel(df, sf, cfg, start, end, out.results, models)
@@ -173,13 +180,13 @@ def test_panel(df: pd.DataFrame, sf: SymbolFeatures, cfg: StrategyConfig, start:
     close = hist["close"].to_numpy(dtype=np.float64)
     factors = {f: pd.Series(factor_signal(f, close, h, vw), index=hist.index).reindex(idx).to_numpy()
                for f in FACTORS}
-    timing_rules = set(CONTROLS) - set(FACTORS)  # their "prediction" is not a forecast
+    timing_rules = set(kinds_where(role="control")) | set(kinds_where(role="diagnostic"))  # no forecast
     preds: dict[str, list[float | None]] = {}
     for kind, r in results.items():
         if "prediction" in r.decisions and kind not in timing_rules:
             preds[kind] = _clean(r.decisions["prediction"].reindex(idx).to_numpy(dtype=np.float64))
-    for kind, attr in (("maml_unadapted", "maml"), ("static", "static"), ("gbdt", "gbdt")):
-        learner = getattr(models, attr, None)
+    for kind in _UNADAPTED:
+        learner = getattr(models, KINDS[kind].model, None)
         if kind not in preds and learner is not None:
             preds[kind] = _clean(_batch_predict(learner, sf, rows))
     for f, v in factors.items():

@@ -41,7 +41,7 @@ import pandas as pd
 from maml_strategy.atomic import entry_ok, write_entry
 from maml_strategy.backtest.executors import Executor, fetch
 from maml_strategy.backtest.periods import Period, custom_period
-from maml_strategy.config import StrategyConfig, config_to_dict
+from maml_strategy.config import KINDS, StrategyConfig, config_to_dict
 from maml_strategy.data import DataWarning, load_ohlcv, load_universe
 from maml_strategy.dataset import SymbolFeatures, feature_layout, symbol_features
 from maml_strategy.errors import DataError, ModelError
@@ -305,13 +305,12 @@ def run_walk_forward(plan: WalkForwardPlan, cfg: StrategyConfig, *, executor: Ex
         ``{"rows", "skill", "skipped", "training", "panels", "tasks", "stages"}``; ``stages`` holds the seconds
         of the ``load``, ``features``, ``train`` and ``backtest`` stages.
     """
-    from maml_strategy.backtest.suite import ALL_STRATEGIES
     from maml_strategy.backtest.wf_driver import DriverRun, backtest_stage, feature_stage, train_stage
 
     say = say or (lambda _m: None)
     adjust = "total" if plan.price_basis == "total" else "none"
     end = f"{plan.last}-12-31"
-    kinds = plan.kinds or ALL_STRATEGIES
+    kinds = plan.kinds or tuple(KINDS)
     stages: dict[str, float] = {}
     t0 = time.perf_counter()
     refs = {r[0]: r for r in [*plan.train_symbols, *plan.symbols]}

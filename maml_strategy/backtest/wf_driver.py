@@ -25,7 +25,7 @@ from maml_strategy.backtest.walkforward import (MODEL_FILES, BacktestTask, Featu
                                                 _frame_digest, _hash, _read_only, backtest_task, feature_folder,
                                                 feature_task, models_from_files, read_features, train_task,
                                                 window_period, write_features)
-from maml_strategy.config import SEEDLESS_KINDS, StrategyConfig, config_to_dict
+from maml_strategy.config import KINDS, StrategyConfig, config_to_dict
 from maml_strategy.dataset import SymbolFeatures
 from maml_strategy.errors import ConfigError, ModelError
 
@@ -151,7 +151,7 @@ def backtest_stage(run: DriverRun, plan: WalkForwardPlan, trained: list[dict[str
         test_end = window_period(y, 1).test_end
         for s in plan.seeds:
             model_key = by_ws[(y, s)]["key"]
-            k = kinds if s == plan.seeds[0] else tuple(x for x in kinds if x not in SEEDLESS_KINDS)
+            k = kinds if s == plan.seeds[0] else tuple(x for x in kinds if not KINDS[x].seedless)
             for sym in (r[0] for r in plan.symbols):
                 df = run.frames[sym]
                 key = _hash("bt", sym, _frame_digest(df.loc[:test_end]), y, s, model_key, list(k), settings, code)

@@ -17,11 +17,10 @@ import numpy as np
 import pandas as pd
 
 from maml_strategy.backtest.stats import mean_ci, paired_comparison
-from maml_strategy.config import SEEDLESS_KINDS
+from maml_strategy.config import kinds, unadapted_twin
 
-__all__ = ["aggregate", "full_skill", "comparisons", "skill_table", "format_walk_forward", "plot_heatmap", "NO_NET_CONTROLS"]
+__all__ = ["aggregate", "full_skill", "comparisons", "skill_table", "format_walk_forward", "plot_heatmap"]
 
-NO_NET_CONTROLS = SEEDLESS_KINDS  # tradable controls (exposure_matched is a diagnostic)
 
 
 def aggregate(rows: pd.DataFrame) -> dict[str, dict[str, Any]]:
@@ -62,8 +61,8 @@ def full_skill(skill: pd.DataFrame, rows: pd.DataFrame, panels: list[dict[str, A
     tear = factor_tear(panel, horizon)  # alphalens' cross-sectional statistics; None without the [report] extra
     for model, t in (tear or {}).items():
         out.setdefault(model, {})["alphalens"] = t
-    for adapted, unadapted in (("maml", "maml_unadapted"), ("naive_finetune", "static")):
-        gain = adaptation_gain(panel, rows, adapted, unadapted, n_boot=n_boot)
+    for adapted in kinds(adapts=True):
+        gain = adaptation_gain(panel, rows, adapted, unadapted_twin(adapted), n_boot=n_boot)
         if gain is not None and adapted in out:
             out[adapted]["adaptation_gain"] = gain
     return out
@@ -307,7 +306,7 @@ def plot_heatmap(rows: pd.DataFrame, path: str | Path, learner: str = "maml") ->
     matplotlib.use("Agg")
 
     cell = rows.groupby(["symbol", "year", "strategy"])["total_return"].mean().unstack("strategy")
-    controls = [c for c in NO_NET_CONTROLS if c in cell.columns]
+    controls = [c for c in kinds(seedless=True) if c in cell.columns]  # the tradable no-net controls
     if learner not in cell.columns or not controls:
         return None
     diff = (cell[learner] - cell[controls].max(axis=1)).unstack("year") * 100.0

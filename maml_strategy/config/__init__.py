@@ -22,8 +22,9 @@ from __future__ import annotations
 
 from maml_strategy.config.base import ConfigBase, coerce, config_from_dict, config_to_dict
 from maml_strategy.config.gbdt import GBDTConfig
+from maml_strategy.config.kinds import KINDS, KindSpec, kinds, unadapted_twin
 from maml_strategy.config.learners import LOSSES, MAMLConfig, StaticConfig
-from maml_strategy.config.loader import SEEDLESS_KINDS, STRATEGY_KINDS, StrategyConfig, load_config
+from maml_strategy.config.loader import StrategyConfig, load_config
 from maml_strategy.config.regime import RegimeConfig
 from maml_strategy.config.sections import FeatureConfig, ModelConfig, TaskConfig, TradingConfig
 
@@ -31,12 +32,12 @@ __all__ = [
     "ConfigBase",
     "FeatureConfig",
     "GBDTConfig",
+    "KINDS",
+    "KindSpec",
     "LOSSES",
     "MAMLConfig",
     "ModelConfig",
     "RegimeConfig",
-    "SEEDLESS_KINDS",
-    "STRATEGY_KINDS",
     "StaticConfig",
     "StrategyConfig",
     "TaskConfig",
@@ -44,5 +45,7 @@ __all__ = [
     "coerce",
     "config_from_dict",
     "config_to_dict",
+    "kinds",
+    "unadapted_twin",
     "load_config",
 ]

@@ -18,18 +18,13 @@ import yaml
 
 from maml_strategy.config.base import ConfigBase, config_from_dict
 from maml_strategy.config.gbdt import GBDTConfig
+from maml_strategy.config.kinds import KINDS
 from maml_strategy.config.learners import MAMLConfig, StaticConfig
 from maml_strategy.config.regime import RegimeConfig
 from maml_strategy.config.sections import FeatureConfig, ModelConfig, TaskConfig, TradingConfig
 from maml_strategy.errors import ConfigError
 
-__all__ = ["SEEDLESS_KINDS", "STRATEGY_KINDS", "StrategyConfig", "load_config"]
-
-#: every strategy kind, in report order: the one list (maml_strategy.strategy.STRATEGIES maps each to its class)
-STRATEGY_KINDS = ("maml", "maml_unadapted", "static", "naive_finetune", "gbdt", "reversal", "momentum",
-                  "regime_rule", "sma200", "exposure_matched", "buy_and_hold")
-#: the kinds that depend on no trained model, hence not on the seed: the tradable controls with no net
-SEEDLESS_KINDS = ("reversal", "momentum", "regime_rule", "sma200", "buy_and_hold")
+__all__ = ["StrategyConfig", "load_config"]
 
 
 @dataclass
@@ -37,7 +32,7 @@ class StrategyConfig(ConfigBase):
     """One named strategy configuration (a file in ``strategies/``)."""
 
     name: str = "maml_regime"  # label used in reports
-    kind: str = "maml"  # which strategy: one of STRATEGY_KINDS
+    kind: str = "maml"  # which strategy: a key of config.kinds.KINDS
     symbol: str = "SPY"  # default ticker
     regime: RegimeConfig = field(default_factory=RegimeConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
@@ -50,10 +45,10 @@ class StrategyConfig(ConfigBase):
     live: dict[str, Any] = field(default_factory=dict)  # Robinhood settings, see maml_strategy.live.LiveConfig
 
     def _validate(self) -> None:
-        if self.kind not in STRATEGY_KINDS:
-            close = difflib.get_close_matches(self.kind, STRATEGY_KINDS, n=1)
+        if self.kind not in KINDS:
+            close = difflib.get_close_matches(self.kind, list(KINDS), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"kind must be one of {', '.join(STRATEGY_KINDS)}; got {self.kind!r}{hint}")
+            raise ConfigError(f"kind must be one of {', '.join(KINDS)}; got {self.kind!r}{hint}")
 
 
 def load_config(path: str | os.PathLike | None = None, **overrides: Any) -> StrategyConfig:
