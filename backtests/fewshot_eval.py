@@ -32,9 +32,11 @@ if TYPE_CHECKING:  # torch is imported only after the arguments are validated (s
 
 __all__ = ["main", "build_parser", "format_table"]
 
+STUDY = Path(__file__).resolve().parents[1] / "strategies" / "fewshot.yaml"  # the published table's settings
+
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command-line options (defaults reproduce the published table)."""
+    """The command-line options (the default --config reproduces the published table)."""
     ap = make_parser(__doc__)
     ap.add_argument("--symbol", default="SPY", help="ticker (ignored with --universe)")
     ap.add_argument("--universe", help="meta-train and evaluate across a universe: a directory of CSVs, a YAML list "
@@ -46,20 +48,23 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--test-start", type=iso_date, default="2006-01-01", help="first evaluation day (after --train-end)")
     ap.add_argument("--test-end", type=iso_date, default="2007-12-31", help="last evaluation day")
     ap.add_argument("--seeds", type=positive_int, default=5, help="number of seeds (0..N-1)")
-    ap.add_argument("--meta-epochs", type=positive_int, default=12, help="MAML meta-epochs (early stopping)")
-    ap.add_argument("--steps-per-epoch", type=positive_int, default=15, help="MAML meta-batches per epoch")
-    ap.add_argument("--static-epochs", type=positive_int, default=40, help="static model: maximum epochs")
-    ap.add_argument("--patience", type=positive_int, default=5, help="early-stopping patience of both models")
-    ap.add_argument("--support-size", type=positive_int, default=16,
+    ap.add_argument("--meta-epochs", type=positive_int, default=None, help="MAML meta-epochs (early stopping)")
+    ap.add_argument("--steps-per-epoch", type=positive_int, default=None, help="MAML meta-batches per epoch")
+    ap.add_argument("--static-epochs", type=positive_int, default=None, help="static model: maximum epochs")
+    ap.add_argument("--patience", type=positive_int, default=None, help="early-stopping patience of both models")
+    ap.add_argument("--support-size", type=positive_int, default=None,
                     help="K (2006-07 regime segments are short: 22-127 bars)")
-    ap.add_argument("--query-size", type=positive_int, default=8, help="Q query samples per task")
-    ap.add_argument("--horizon", type=non_negative_int, default=5, help="label horizon in bars")
-    ap.add_argument("--inner-steps", type=positive_int, default=5, help="MAML inner SGD steps during meta-training")
-    ap.add_argument("--lr", type=positive_float, default=0.01, help="inner / fine-tuning SGD step (same for all methods)")
-    ap.add_argument("--outer-lr", type=positive_float, default=0.001, help="MAML meta-update (Adam) step")
-    ap.add_argument("--hidden-dim", type=positive_int, default=32, help="the product default (config.ModelConfig)")
-    ap.add_argument("--min-segment", type=positive_int, default=20, help="drop regime segments shorter than this")
-    ap.add_argument("--first-order", action="store_true", help="first-order MAML")
+    ap.add_argument("--query-size", type=positive_int, default=None, help="Q query samples per task")
+    ap.add_argument("--horizon", type=non_negative_int, default=None, help="label horizon in bars")
+    ap.add_argument("--inner-steps", type=positive_int, default=None, help="MAML inner SGD steps during meta-training")
+    ap.add_argument("--lr", type=positive_float, default=None, help="inner / fine-tuning SGD step (same for all methods)")
+    ap.add_argument("--outer-lr", type=positive_float, default=None, help="MAML meta-update (Adam) step")
+    ap.add_argument("--hidden-dim", type=positive_int, default=None, help="head width")
+    ap.add_argument("--min-segment", type=positive_int, default=None, help="drop regime segments shorter than this")
+    ap.add_argument("--first-order", action="store_true", default=None,
+                    help="first-order MAML (unset: the --config file's value, as for every flag above)")
+    ap.add_argument("--config", default=str(STUDY),
+                    help="the study's settings (YAML); the flags above override single values")
     ap.add_argument("--steps", type=non_negative_int, nargs="+", default=[0, 1, 5, 10],
                     help="adaptation steps to report")
     ap.add_argument("--progress", action="store_true", help="show MAML's progress bar")
@@ -87,7 +92,7 @@ def format_table(res: FewShotResult, runs: list[dict[str, Any]], steps: list[int
     d, cfg = res.data, res.config
     rows = [("(a) MAML init + adapt", "maml@{}"), ("(b) static + fine-tune", "static_ft@{}"), ("(c) static, unadapted", "static_unadapted")]
     lines = [f"Few-shot evaluation, {symbol}: train {d.train_start.year}-{d.train_end.year}, test {d.test_start.year}-"
-             f"{d.test_end.year}, {res.n_test_tasks} test tasks, {len(runs)} seeds, lr {cfg.lr}; zero-predictor query MSE "
+             f"{d.test_end.year}, {res.n_test_tasks} test tasks, {len(runs)} seeds, lr {cfg.maml.inner_lr}; zero-predictor query MSE "
              f"{res.zero_predictor_mse:.4f}", ""]
     for metric, j, pct in (("query MSE", 0, False), ("directional accuracy %", 1, True)):
         lines.append(f"| {metric} | " + " | ".join(f"{s} steps" for s in steps) + " |")
@@ -107,15 +112,16 @@ def _main(argv: list[str] | None = None) -> dict[str, Any]:
               f"{args.train_start} < {args.train_end} < {args.test_start} <= {args.test_end}",
               flag="--train-start/--train-end/--test-start/--test-end")
     # the arguments are valid: only now pay for torch
-    from maml_strategy.backtest.fewshot import FewShotConfig, run_fewshot
+    from maml_strategy.backtest.fewshot import run_fewshot, study_config
+    from maml_strategy.config import config_to_dict
     from maml_strategy.data import load_ohlcv, load_universe
 
     t_start = time.perf_counter()
-    cfg = FewShotConfig(
-        support_size=args.support_size, query_size=args.query_size, horizon=args.horizon, min_segment=args.min_segment,
-        hidden_dim=args.hidden_dim, meta_epochs=args.meta_epochs, steps_per_epoch=args.steps_per_epoch,
-        inner_steps=args.inner_steps, lr=args.lr, outer_lr=args.outer_lr, first_order=args.first_order,
-        static_epochs=args.static_epochs, patience=args.patience, progress=args.progress,
+    cfg = study_config(
+        args.config, support_size=args.support_size, query_size=args.query_size, horizon=args.horizon,
+        min_segment=args.min_segment, hidden_dim=args.hidden_dim, meta_epochs=args.meta_epochs,
+        steps_per_epoch=args.steps_per_epoch, inner_steps=args.inner_steps, lr=args.lr, outer_lr=args.outer_lr,
+        first_order=args.first_order, static_epochs=args.static_epochs, patience=args.patience,
     )
     # the original read an unlimited history ending at the test end: features need the warm-up before train_start
     adjust = "total" if args.price_basis == "total" else "none"
@@ -126,7 +132,7 @@ def _main(argv: list[str] | None = None) -> dict[str, Any]:
         df = load_ohlcv(args.symbol, end=args.test_end, adjust=adjust)
     steps = sorted(set(args.steps) | {0})
     res = run_fewshot(df, args.train_start, args.train_end, args.test_start, args.test_end, cfg,
-                      seeds=args.seeds, steps=steps, log=print)
+                      seeds=args.seeds, steps=steps, log=print, progress=args.progress)
     runs = [_legacy_run(r, args.steps) for r in res.runs]
     table = format_table(res, runs, args.steps, args.symbol)
     print(table)
@@ -134,6 +140,7 @@ def _main(argv: list[str] | None = None) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = {
         "args": vars(args),
+        "config": config_to_dict(cfg),
         "n_test_tasks": res.n_test_tasks,
         "test_segments": [(s.regime.value, str(s.start.date()), s.n_bars) for s in res.data.test_segments],
         "zero_predictor_mse": res.zero_predictor_mse,

@@ -52,6 +52,7 @@ __all__ = ["main", "build_parser", "parse_years", "CURVE_STEPS", "LONG_STEPS"]
 CURVE_STEPS = tuple(range(11))  # the adaptation curve: 0, 1, ..., 10 SGD steps
 LONG_STEPS = (25, 50, 100)  # the "50-100 steps" half of the claim
 EVAL_YEARS = 2  # last years of --years held out for evaluation
+STUDY = Path(__file__).resolve().parents[1] / "strategies" / "fewshot.yaml"  # the few-shot study's settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,13 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--data", default=None, help="CSV path (Yahoo format); unset: search as load_ohlcv does")
     ap.add_argument("--source", default="auto", help=f"data source: {', '.join(SOURCES)}")
     ap.add_argument("--years", default="1995-2007", help="A-B: train A..B-2, evaluate on B-1..B")
-    ap.add_argument("--meta-epochs", type=positive_int, default=12, help="MAML meta-training epochs")
-    ap.add_argument("--inner-steps", type=positive_int, default=5, help="MAML inner SGD steps during meta-training")
-    ap.add_argument("--support-size", type=positive_int, default=16, help="K support samples per task")
-    ap.add_argument("--query-size", type=positive_int, default=8, help="Q query samples per task")
-    ap.add_argument("--lr", type=positive_float, default=0.01, help="inner / fine-tuning SGD step (same for both methods)")
+    ap.add_argument("--meta-epochs", type=positive_int, default=None, help="MAML meta-training epochs")
+    ap.add_argument("--inner-steps", type=positive_int, default=None, help="MAML inner SGD steps during meta-training")
+    ap.add_argument("--support-size", type=positive_int, default=None, help="K support samples per task")
+    ap.add_argument("--query-size", type=positive_int, default=None, help="Q query samples per task")
+    ap.add_argument("--lr", type=positive_float, default=None, help="inner / fine-tuning SGD step (same for both methods)")
     ap.add_argument("--seeds", type=positive_int, default=3, help="number of seeds (0..N-1)")
-    ap.add_argument("--device", default="cpu", help="torch device")
+    ap.add_argument("--device", default=None, help="torch device (unset: the --config file's, cpu)")
+    ap.add_argument("--config", default=str(STUDY),
+                    help="the study's settings (YAML); unset flags above take its values")
     ap.add_argument("--save-results", default="backtests/results/validate_maml/", help="output folder")
     return ap
 
@@ -140,8 +143,8 @@ def format_report(res: FewShotResult, summary: dict[str, Any], curve: pd.DataFra
     lines = [
         f"Few-shot validation, {symbol}: meta-train {d.train_start.date()}..{d.train_end.date()} "
         f"({len(d.train_segments)} train + {len(d.val_segments)} val segments), evaluate {d.test_start.date()}.."
-        f"{d.test_end.date()} ({len(d.test_segments)} segments, {res.n_test_tasks} tasks, K={res.config.support_size}, "
-        f"Q={res.config.query_size}), {len(res.runs)} seeds, lr {res.config.lr}; zero-predictor query MSE "
+        f"{d.test_end.date()} ({len(d.test_segments)} segments, {res.n_test_tasks} tasks, K={res.config.maml.support_size}, "
+        f"Q={res.config.maml.query_size}), {len(res.runs)} seeds, lr {res.config.maml.inner_lr}; zero-predictor query MSE "
         f"{res.zero_predictor_mse:.4f}",
         "",
         "| steps | MAML query MSE | static FT query MSE | MAML dir. acc % | static FT dir. acc % |",
@@ -180,13 +183,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
     # the arguments are valid: only now pay for torch
-    from maml_strategy.backtest.fewshot import FewShotConfig, run_fewshot
+    from maml_strategy.backtest.fewshot import run_fewshot, study_config
+    from maml_strategy.config import config_to_dict
     from maml_strategy.data import load_ohlcv
 
     train_start, train_end = f"{a}-01-01", f"{b - EVAL_YEARS}-12-31"
     test_start, test_end = f"{b - EVAL_YEARS + 1}-01-01", f"{b}-12-31"
-    cfg = FewShotConfig(support_size=args.support_size, query_size=args.query_size, meta_epochs=args.meta_epochs,
-                        inner_steps=args.inner_steps, lr=args.lr, device=args.device)
+    cfg = study_config(args.config, support_size=args.support_size, query_size=args.query_size,
+                       meta_epochs=args.meta_epochs, inner_steps=args.inner_steps, lr=args.lr, device=args.device)
     out_dir = Path(args.save_results)
     df = load_ohlcv(args.symbol, start=None, end=test_end, source=args.source, path=args.data)
     print(f"{args.symbol}: {len(df)} bars {df.index[0].date()} .. {df.index[-1].date()} "
@@ -205,7 +209,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     d = res.data
     results = {
         "args": vars(args),
-        "config": cfg.to_dict(),
+        "config": config_to_dict(cfg),
         "windows": {"data_start": str(df.index[0].date()), "train": [train_start, train_end], "test": [test_start, test_end]},
         "segments": {
             "train": len(d.train_segments),

@@ -43,6 +43,7 @@ Configuration (the sections of a strategy YAML file, see strategies/*.yaml)
     MAMLConfig             ``maml:``     meta-training: learning rates, steps, support/query sizes, epochs
     StaticConfig           ``static:``   the conventionally trained baseline's hyper-parameters
     GBDTConfig             ``gbdt:``     the boosted-trees control's LightGBM settings
+    FewShotConfig          ``fewshot:``  the few-shot study's segment length and validation share
 
 Errors (all derive from MamlStrategyError)
     MamlStrategyError      base class of every error raised on purpose
@@ -69,7 +70,7 @@ from typing import Any
 from maml_strategy.version import __version__
 
 _CONFIG_NAMES = ("KINDS", "KindSpec", "StrategyConfig", "load_config", "RegimeConfig", "FeatureConfig", "ModelConfig",
-                 "TaskConfig", "TradingConfig", "MAMLConfig", "StaticConfig", "GBDTConfig")
+                 "TaskConfig", "TradingConfig", "MAMLConfig", "StaticConfig", "GBDTConfig", "FewShotConfig")
 _STRATEGY_NAMES = ("MAMLRegimeStrategy", "StaticModelStrategy", "RegimeRuleStrategy", "SMA200Strategy",
                    "ExposureMatchedStrategy", "BuyAndHoldStrategy", "STRATEGIES")
 _ERROR_NAMES = ("MamlStrategyError", "DataError", "ConfigError", "ModelError", "BrokerError")

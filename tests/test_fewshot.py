@@ -12,20 +12,23 @@ import pytest
 import torch
 
 from maml_strategy.backtest.fewshot import (
-    FewShotConfig,
     adaptation_curve,
     evaluate_learner,
     make_test_tasks,
     prepare_fewshot_data,
     run_fewshot,
+    study_config,
     train_learners,
 )
+from maml_strategy.config import FewShotConfig, load_config
 from maml_strategy.data import synthetic_ohlcv
 from maml_strategy.errors import ConfigError, DataError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WINDOWS = ("2001-01-01", "2003-06-30", "2003-07-01", "2004-12-31")
-TINY = FewShotConfig(hidden_dim=16, meta_epochs=1, steps_per_epoch=2, static_epochs=1, val_tasks=4, patience=1)
+TINY = load_config(None, model={"hidden_dim": 16}, static={"epochs": 1, "patience": 1},
+                   maml={"support_size": 16, "query_size": 8, "meta_epochs": 1, "steps_per_epoch": 2, "val_tasks": 4,
+                         "patience": 1})
 STEPS = (0, 1, 2, 5)
 
 
@@ -115,7 +118,7 @@ def test_labels_do_not_cross_the_train_end(frame: pd.DataFrame) -> None:
     data = prepare_fewshot_data(frame, *WINDOWS, TINY)
     labelled = np.flatnonzero(np.isfinite(data.y_train))
     last_train = int(np.searchsorted(data.index, pd.Timestamp(WINDOWS[1]), side="right")) - 1
-    assert labelled.max() + TINY.horizon <= last_train
+    assert labelled.max() + TINY.features.lag <= last_train
     assert data.index[labelled.min()] >= pd.Timestamp(WINDOWS[0])
     assert data.index[np.flatnonzero(np.isfinite(data.y_test)).min()] >= pd.Timestamp(WINDOWS[2])
 
@@ -132,14 +135,28 @@ def test_bad_windows_raise_config_error(frame: pd.DataFrame, windows: tuple[str,
 
 def test_too_few_segments_raise_data_error(frame: pd.DataFrame) -> None:
     with pytest.raises(DataError, match="regime segments"):
-        prepare_fewshot_data(frame, *WINDOWS, FewShotConfig(hidden_dim=16, min_segment=400))
+        prepare_fewshot_data(frame, *WINDOWS, load_config(None, model={"hidden_dim": 16}, fewshot={"min_segment": 400}))
 
 
-def test_config_validation() -> None:
-    with pytest.raises(ConfigError):
-        FewShotConfig(support_size=0)
-    with pytest.raises(ConfigError):
-        FewShotConfig(val_fraction=1.5)
+def test_config_validation(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="fewshot.min_segment"):
+        FewShotConfig(min_segment=0)
+    with pytest.raises(ConfigError, match="fewshot.val_fraction"):
+        load_config(None, fewshot={"val_fraction": 1.5})
+    with pytest.raises(ConfigError, match="StrategyConfig"):
+        prepare_fewshot_data(synthetic_ohlcv(300, seed=0), *WINDOWS, {"min_segment": 20})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="unknown flag"):
+        study_config(None, epochs=3)
+    (tmp_path / "s.yaml").write_text("fewshot: {min_segment: 7}\nmaml: {support_size: 12}\n")
+    cfg = study_config(tmp_path / "s.yaml", query_size=4, patience=None)  # a None flag keeps the file's value
+    assert (cfg.fewshot.min_segment, cfg.maml.support_size, cfg.maml.query_size) == (7, 12, 4)
+
+
+def test_the_study_file_holds_the_published_settings() -> None:
+    cfg = study_config(REPO_ROOT / "strategies" / "fewshot.yaml")
+    assert (cfg.maml.support_size, cfg.maml.query_size, cfg.maml.meta_epochs, cfg.maml.steps_per_epoch) == (16, 8, 12, 15)
+    assert (cfg.static.epochs, cfg.static.patience, cfg.maml.patience, cfg.maml.inner_lr) == (40, 5, 5, 0.01)
+    assert (cfg.fewshot.min_segment, cfg.fewshot.val_fraction, cfg.features.lag) == (20, 0.2, 5)
 
 
 @pytest.mark.slow  # ~30 s: a whole meta-training through the script; the library path is covered above

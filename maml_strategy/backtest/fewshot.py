@@ -6,24 +6,31 @@ The protocol (no look-ahead):
   one frame or a ``{symbol: frame}`` universe: causal features and regimes per
   symbol, labels masked so none crosses its window's last day, one scaler fitted
   on the training window's rows.
-* Training window ``train_start .. train_end``; its last ``val_fraction`` of days
+* Settings: one :class:`~maml_strategy.config.StrategyConfig`, as in the backtests. The study's own
+  two are its ``fewshot:`` section (``min_segment``, ``val_fraction``); K and Q, the learning rates,
+  epochs and patience come from ``maml:`` and ``static:``, the label and the support/query gap
+  (``features.lag``) from ``features:``, the width from ``model:``. ``strategies/fewshot.yaml``
+  holds the published study's settings.
+* Training window ``train_start .. train_end``; its last ``fewshot.val_fraction`` of days
   are the validation part. MAML is meta-trained on the regime segments (clipped
-  to the windows, at least ``min_segment`` bars) before it and early-stopped on
+  to the windows, at least ``fewshot.min_segment`` bars) before it and early-stopped on
   those inside it; the static baseline trains on the rows before it and
   early-stops on the rows inside it.
 * Test: regime segments inside ``test_start .. test_end`` (after ``train_end``),
   labels ending on or before ``test_end``; every
   (segment, placement) task, support blocks ``query_size`` rows apart, support
-  precedes query with a ``horizon`` gap.
-* For each number of SGD steps on the support set (same learning rate for
+  precedes query with a ``features.lag`` gap.
+* For each number of SGD steps on the support set (the same rate, ``maml.inner_lr``, for
   every method): query MSE and directional accuracy of MAML and of the static
   model fine-tuned the same way (step 0 = the static model unadapted).
 
 Example:
+    >>> from maml_strategy.config import load_config
     >>> from maml_strategy.data import synthetic_ohlcv
-    >>> from maml_strategy.backtest.fewshot import FewShotConfig, run_fewshot
+    >>> from maml_strategy.backtest.fewshot import run_fewshot
     >>> df = synthetic_ohlcv(2500, seed=1).drop(columns="regime")
-    >>> cfg = FewShotConfig(hidden_dim=16, meta_epochs=1, steps_per_epoch=2, static_epochs=1)
+    >>> cfg = load_config(None, model={"hidden_dim": 16}, maml={"meta_epochs": 1, "steps_per_epoch": 2},
+    ...                   static={"epochs": 1})
     >>> res = run_fewshot(df, "2001-01-01", "2006-12-31", "2007-01-01", "2009-07-31",
     ...                   cfg, seeds=1, steps=(0, 1, 5))  # doctest: +SKIP
     >>> res.runs[0].maml.loss  # query MSE after 0, 1, 5 steps  # doctest: +SKIP
@@ -32,8 +39,9 @@ Example:
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,20 +49,19 @@ import pandas as pd
 import torch
 
 from maml_strategy.errors import ConfigError, DataError
-from maml_strategy.config import StrategyConfig, load_config
+from maml_strategy.config import StrategyConfig
 from maml_strategy.dataset import pool_windows, symbol_features
 from maml_strategy.features import FeatureScaler
 from maml_strategy.learners import fit_learner
-from maml_strategy.learners.maml import MAML, MAMLConfig
+from maml_strategy.learners.maml import MAML
 from maml_strategy.learners.protocol import TrainingData
 from maml_strategy.regime import RegimeSegment
 from maml_strategy.backtest.adaptation import AdaptationCurve, adaptation_curve, evaluate_learner
 from maml_strategy.tasks import TaskBatch, TaskSampler
-from maml_strategy.learners.static import StaticConfig, StaticModel
+from maml_strategy.learners.static import StaticModel
 
 __all__ = [
     "AdaptationCurve",
-    "FewShotConfig",
     "FewShotData",
     "FewShotResult",
     "SeedResult",
@@ -64,57 +71,9 @@ __all__ = [
     "make_test_tasks",
     "prepare_fewshot_data",
     "run_fewshot",
-    "learner_config",
+    "study_config",
     "train_learners",
 ]
-
-
-@dataclass(frozen=True)
-class FewShotConfig:
-    """Settings of the few-shot protocol (validated on construction).
-
-    Example:
-        >>> FewShotConfig(support_size=8, query_size=4).support_size
-        8
-    """
-
-    support_size: int = 16  # K: support samples per task (2006-07 SPY regime segments are short: 22-127 bars)
-    query_size: int = 8  # Q: query samples per task; also the stride between test placements
-    horizon: int = 5  # label horizon in bars; gap between support and query
-    min_segment: int = 20  # drop regime segments shorter than this many bars
-    val_fraction: float = 0.2  # last fraction of the training window's days: validation (MAML tasks, static early stopping)
-    hidden_dim: int = 32  # HierarchicalTimeframeNet hidden width (the product default, see config.ModelConfig)
-    meta_epochs: int = 12  # MAML meta-epochs (upper bound; early stopping)
-    steps_per_epoch: int = 15  # MAML meta-batches per epoch
-    inner_steps: int = 5  # MAML inner SGD steps during meta-training
-    lr: float = 0.01  # inner / fine-tuning SGD step, the same for every method
-    outer_lr: float = 0.001  # MAML Adam step of the meta-update
-    first_order: bool = False  # True: first-order MAML
-    val_tasks: int = 48  # fixed MAML validation tasks
-    static_epochs: int = 40  # static model: maximum epochs (early stopping)
-    patience: int = 5  # early-stopping patience of both models
-    device: str = "cpu"  # torch device of both models
-    num_threads: int | None = 1  # torch threads (1 is fastest on 2 cores); None = leave as is
-    progress: bool = False  # show MAML's tqdm bar
-
-    def __post_init__(self) -> None:
-        for name, low in (("support_size", 1), ("query_size", 1), ("horizon", 0), ("min_segment", 1), ("hidden_dim", 1),
-                          ("meta_epochs", 1), ("steps_per_epoch", 1), ("inner_steps", 1), ("val_tasks", 1),
-                          ("static_epochs", 1), ("patience", 1)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-                raise ConfigError(f"FewShotConfig.{name} must be an int >= {low}, got {v!r}")
-        for name in ("lr", "outer_lr"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
-                raise ConfigError(f"FewShotConfig.{name} must be a float > 0, got {v!r}")
-        v = self.val_fraction
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
-            raise ConfigError(f"FewShotConfig.val_fraction must be in (0, 1), e.g. 0.2, got {v!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON-serialisable)."""
-        return asdict(self)
 
 
 @dataclass
@@ -193,7 +152,7 @@ class SeedResult:
 class FewShotResult:
     """Output of :func:`run_fewshot`."""
 
-    config: FewShotConfig
+    config: StrategyConfig
     data: FewShotData
     n_test_tasks: int
     dropped_test_segments: int
@@ -229,7 +188,7 @@ def prepare_fewshot_data(
     train_end: str | pd.Timestamp,
     test_start: str | pd.Timestamp,
     test_end: str | pd.Timestamp,
-    config: FewShotConfig | None = None,
+    config: StrategyConfig | None = None,
 ) -> FewShotData:
     """Features, labels, scaler and regime segments for the train/test windows.
 
@@ -242,7 +201,7 @@ def prepare_fewshot_data(
         train_end: last day of the training window (inclusive).
         test_start: first day of the evaluation window (after ``train_end``).
         test_end: last day of the evaluation window (inclusive).
-        config: protocol settings (default :class:`FewShotConfig`).
+        config: the settings (default ``StrategyConfig()``); see the module docstring for the sections read.
 
     Returns:
         A :class:`FewShotData`.
@@ -257,9 +216,7 @@ def prepare_fewshot_data(
         >>> len(data.train_segments), len(data.test_segments)  # doctest: +SKIP
         (43, 8)
     """
-    cfg = FewShotConfig() if config is None else config
-    if not isinstance(cfg, FewShotConfig):
-        raise ConfigError(f"config must be a FewShotConfig, got {type(cfg).__name__}")
+    cfg = _config(config)
     t0, t1, e0, e1 = (_ts(v, n) for v, n in ((train_start, "train_start"), (train_end, "train_end"),
                                              (test_start, "test_start"), (test_end, "test_end")))
     if not t0 < t1 < e0 <= e1:
@@ -284,23 +241,23 @@ def prepare_fewshot_data(
 
     # the one dataset pipeline (maml_strategy.dataset), as in the backtests: validation = the last
     # val_fraction of the training window's days; meta-training labels end before validation starts
-    pcfg = learner_config(cfg)
-    feats = {s: symbol_features(f.loc[:e1, [c for c in f.columns if c != "regime"]], pcfg, s)
+    feats = {s: symbol_features(f.loc[:e1, [c for c in f.columns if c != "regime"]], cfg, s)
              for s, f in frames.items()}
-    v0 = (t0 + (t1 - t0) * (1.0 - cfg.val_fraction)).normalize()
+    study = cfg.fewshot
+    v0 = (t0 + (t1 - t0) * (1.0 - study.val_fraction)).normalize()
     windows = {"all": (t0, t1), "fit": (t0, v0 - pd.Timedelta(days=1)), "val": (v0, t1), "test": (e0, e1)}
-    pooled = pool_windows(feats, windows, fit_window="all", cfg=pcfg)
-    keep = lambda name: [x for x in pooled.segments[name] if x.n_bars >= cfg.min_segment]  # noqa: E731
+    pooled = pool_windows(feats, windows, fit_window="all", cfg=cfg)
+    keep = lambda name: [x for x in pooled.segments[name] if x.n_bars >= study.min_segment]  # noqa: E731
     train_segs, val_segs, test_segs = keep("fit"), keep("val"), keep("test")
     if not train_segs or not val_segs:
         raise DataError(
-            f"{len(train_segs)} training and {len(val_segs)} validation regime segments (>= {cfg.min_segment} bars) in "
-            f"{t0.date()} .. {t1.date()}; need at least one of each. Widen the window or lower min_segment."
+            f"{len(train_segs)} training and {len(val_segs)} validation regime segments (>= {study.min_segment} bars) in "
+            f"{t0.date()} .. {t1.date()}; need at least one of each. Widen the window or lower fewshot.min_segment."
         )
     if not test_segs:
         raise DataError(
-            f"no regime segment (>= {cfg.min_segment} bars) in the evaluation window {e0.date()} .. {e1.date()}; "
-            "widen it or lower min_segment."
+            f"no regime segment (>= {study.min_segment} bars) in the evaluation window {e0.date()} .. {e1.date()}; "
+            "widen it or lower fewshot.min_segment."
         )
     return FewShotData(
         X=pooled.x,
@@ -322,7 +279,7 @@ def prepare_fewshot_data(
     )
 
 
-def make_test_tasks(data: FewShotData, config: FewShotConfig | None = None) -> tuple[TaskBatch, TaskSampler]:
+def make_test_tasks(data: FewShotData, config: StrategyConfig | None = None) -> tuple[TaskBatch, TaskSampler]:
     """Every (segment, placement) evaluation task, deterministically.
 
     Returns:
@@ -331,23 +288,25 @@ def make_test_tasks(data: FewShotData, config: FewShotConfig | None = None) -> t
     Raises:
         DataError: no test segment is long enough for ``support + horizon + query`` valid rows.
     """
-    cfg = FewShotConfig() if config is None else config
-    sampler = TaskSampler(data.test_segments, data.X, data.y_test, cfg.support_size, cfg.query_size, cfg.horizon)
+    cfg = _config(config)
+    sampler = TaskSampler(data.test_segments, data.X, data.y_test, cfg.maml.support_size, cfg.maml.query_size,
+                          cfg.features.lag)
     return sampler.enumerate_tasks(), sampler
 
 
 # ---------------------------------------------------------------------------- training
-def train_learners(data: FewShotData, config: FewShotConfig | None = None, seed: int = 0) -> TrainedLearners:
-    """Meta-train MAML and train the static model with ``seed``.
+def train_learners(data: FewShotData, config: StrategyConfig | None = None, seed: int = 0, *,
+                   progress: bool = False) -> TrainedLearners:
+    """Meta-train MAML and train the static model with ``seed``, through the learner registry.
 
-    Only training-window labels (``data.y_train``) are used.
+    Only training-window labels (``data.y_train``) are used. ``progress`` shows MAML's tqdm bar.
 
     Example:
-        >>> trained = train_learners(data, FewShotConfig(meta_epochs=2), seed=0)  # doctest: +SKIP
+        >>> trained = train_learners(data, load_config(None, maml={"meta_epochs": 2}), seed=0)  # doctest: +SKIP
         >>> trained.maml.save("maml.pt")  # doctest: +SKIP
     """
-    cfg = FewShotConfig() if config is None else config
-    K, Q, h = cfg.support_size, cfg.query_size, cfg.horizon
+    cfg = _config(config)
+    K, Q, h = cfg.maml.support_size, cfg.maml.query_size, cfg.features.lag
     y_fit = data.y_train if data.y_fit is None else data.y_fit
     y_val = data.y_train if data.y_val is None else data.y_val
     fit = np.isfinite(y_fit) & np.isfinite(data.X).all(axis=1)
@@ -356,30 +315,20 @@ def train_learners(data: FewShotData, config: FewShotConfig | None = None, seed:
                             TaskSampler(data.train_segments, data.X, y_fit, K, Q, h, seed=seed),
                             TaskSampler(data.val_segments, data.X, y_val, K, Q, h, seed=10_000 + seed),
                             data.scaler, data.feature_names, data.model_kwargs)
-    lcfg = learner_config(cfg)
     t0 = time.perf_counter()
-    maml = fit_learner("maml", training, lcfg, seed=seed, progress=cfg.progress)
+    maml = fit_learner("maml", training, cfg, seed=seed, progress=progress)
     t_maml = time.perf_counter() - t0
     t0 = time.perf_counter()
-    static = fit_learner("static", training, lcfg, seed=seed)
+    static = fit_learner("static", training, cfg, seed=seed)
     return TrainedLearners(seed, maml, static, maml.history, t_maml, time.perf_counter() - t0)
 
 
-def learner_config(cfg: FewShotConfig) -> StrategyConfig:
-    """The strategy config whose ``maml:``/``static:`` sections the registry trainers read for this protocol.
-
-    Example:
-        >>> learner_config(FewShotConfig(support_size=8, static_epochs=3)).static.epochs
-        3
-    """
-    return load_config(
-        None, features={"horizon": cfg.horizon}, model={"hidden_dim": cfg.hidden_dim},
-        maml=MAMLConfig(inner_lr=cfg.lr, outer_lr=cfg.outer_lr, inner_steps=cfg.inner_steps,
-                        support_size=cfg.support_size, query_size=cfg.query_size, meta_epochs=cfg.meta_epochs,
-                        steps_per_epoch=cfg.steps_per_epoch, patience=cfg.patience, first_order=cfg.first_order,
-                        val_tasks=cfg.val_tasks, device=cfg.device, num_threads=cfg.num_threads),
-        static=StaticConfig(epochs=cfg.static_epochs, patience=cfg.patience, finetune_lr=cfg.lr, device=cfg.device,
-                            num_threads=cfg.num_threads))
+def _config(config: StrategyConfig | None) -> StrategyConfig:
+    if config is None:
+        return StrategyConfig()
+    if not isinstance(config, StrategyConfig):
+        raise ConfigError(f"config must be a StrategyConfig (maml_strategy.config.load_config), got {type(config).__name__}")
+    return config
 
 
 def run_fewshot(
@@ -388,11 +337,12 @@ def run_fewshot(
     train_end: str | pd.Timestamp,
     test_start: str | pd.Timestamp,
     test_end: str | pd.Timestamp,
-    config: FewShotConfig | None = None,
+    config: StrategyConfig | None = None,
     *,
     seeds: int | Sequence[int] = 1,
     steps: Sequence[int] = (0, 1, 5, 10),
     log: Any | None = None,
+    progress: bool = False,
 ) -> FewShotResult:
     """The whole protocol: prepare data, train both models per seed, evaluate adaptation curves.
 
@@ -404,6 +354,7 @@ def run_fewshot(
             sampling and minibatch order vary with the seed.
         steps: SGD step counts at which both methods are scored.
         log: optional ``callable(str)`` for progress lines (e.g. ``print``).
+        progress: show MAML's tqdm bar.
 
     Returns:
         A :class:`FewShotResult`; ``runs[i].learners`` holds the trained models.
@@ -412,7 +363,8 @@ def run_fewshot(
         >>> res = run_fewshot(spy, "1995-01-01", "2005-12-31", "2006-01-01", "2007-12-31", seeds=3)  # doctest: +SKIP
         >>> res.mean_curve("maml").loss  # doctest: +SKIP
     """
-    cfg = FewShotConfig() if config is None else config
+    cfg = _config(config)
+    lr = cfg.maml.inner_lr  # one SGD rate adapts both methods
     seed_list = list(range(seeds)) if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool) else list(seeds)
     if not seed_list or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in seed_list):
         raise ConfigError(f"seeds must be an int >= 1 or a non-empty list of ints, got {seeds!r}")
@@ -422,11 +374,11 @@ def run_fewshot(
     if log is not None:
         log(f"train segments {len(data.train_segments)}, val segments {len(data.val_segments)}, test segments "
             f"{len(data.test_segments)} ({sampler.dropped_segments} too short) -> {len(tasks)} test tasks "
-            f"(K={cfg.support_size}, Q={cfg.query_size}, gap={cfg.horizon})")
+            f"(K={cfg.maml.support_size}, Q={cfg.maml.query_size}, gap={cfg.features.lag})")
     for seed in seed_list:
-        trained = train_learners(data, cfg, int(seed))
-        run = SeedResult(trained, adaptation_curve(trained.maml, tasks, steps, cfg.lr),
-                         adaptation_curve(trained.static, tasks, steps, cfg.lr))
+        trained = train_learners(data, cfg, int(seed), progress=progress)
+        run = SeedResult(trained, adaptation_curve(trained.maml, tasks, steps, lr),
+                         adaptation_curve(trained.static, tasks, steps, lr))
         result.runs.append(run)
         if log is not None:
             s = trained.summary()
@@ -434,3 +386,36 @@ def run_fewshot(
                 f"epochs ({s['time_static_s']:.0f}s); query MSE at {run.maml.steps[-1]} steps: maml "
                 f"{run.maml.loss[-1]:.4f}, static_ft {run.static.loss[-1]:.4f}")
     return result
+
+
+#: script flag -> the (section, field) places it sets; one flag may set several
+_FLAGS: dict[str, tuple[tuple[str, str], ...]] = {
+    "support_size": (("maml", "support_size"),), "query_size": (("maml", "query_size"),),
+    "horizon": (("features", "horizon"),), "hidden_dim": (("model", "hidden_dim"),),
+    "min_segment": (("fewshot", "min_segment"),), "meta_epochs": (("maml", "meta_epochs"),),
+    "steps_per_epoch": (("maml", "steps_per_epoch"),), "inner_steps": (("maml", "inner_steps"),),
+    "lr": (("maml", "inner_lr"), ("static", "finetune_lr")), "outer_lr": (("maml", "outer_lr"),),
+    "first_order": (("maml", "first_order"),), "static_epochs": (("static", "epochs"),),
+    "patience": (("maml", "patience"), ("static", "patience")), "device": (("maml", "device"), ("static", "device")),
+}
+
+
+def study_config(path: str | Path | None = None, **flags: Any) -> StrategyConfig:
+    """The few-shot scripts' config: the YAML file ``path`` (None: defaults) with the flags that are not None.
+
+    Example:
+        >>> cfg = study_config(None, support_size=8, lr=0.05, patience=None)
+        >>> cfg.maml.support_size, cfg.maml.inner_lr, cfg.static.finetune_lr, cfg.maml.patience
+        (8, 0.05, 0.05, 8)
+    """
+    from maml_strategy.config import config_to_dict, load_config
+
+    bad = sorted(set(flags) - set(_FLAGS))
+    if bad:
+        raise ConfigError(f"study_config: unknown flag(s) {', '.join(bad)}; known: {', '.join(sorted(_FLAGS))}")
+    doc = config_to_dict(load_config(path))
+    for flag, value in flags.items():
+        if value is not None:
+            for section, key in _FLAGS[flag]:
+                doc[section][key] = value
+    return load_config(None, **doc)

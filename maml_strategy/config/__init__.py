@@ -26,11 +26,12 @@ from maml_strategy.config.kinds import KINDS, KindSpec, kinds, unadapted_twin
 from maml_strategy.config.learners import LOSSES, MAMLConfig, StaticConfig
 from maml_strategy.config.loader import StrategyConfig, load_config
 from maml_strategy.config.regime import RegimeConfig
-from maml_strategy.config.sections import FeatureConfig, ModelConfig, TaskConfig, TradingConfig
+from maml_strategy.config.sections import FeatureConfig, FewShotConfig, ModelConfig, TaskConfig, TradingConfig
 
 __all__ = [
     "ConfigBase",
     "FeatureConfig",
+    "FewShotConfig",
     "GBDTConfig",
     "KINDS",
     "KindSpec",

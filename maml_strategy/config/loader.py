@@ -21,7 +21,7 @@ from maml_strategy.config.gbdt import GBDTConfig
 from maml_strategy.config.kinds import KINDS
 from maml_strategy.config.learners import MAMLConfig, StaticConfig
 from maml_strategy.config.regime import RegimeConfig
-from maml_strategy.config.sections import FeatureConfig, ModelConfig, TaskConfig, TradingConfig
+from maml_strategy.config.sections import FeatureConfig, FewShotConfig, ModelConfig, TaskConfig, TradingConfig
 from maml_strategy.errors import ConfigError
 
 __all__ = ["StrategyConfig", "load_config"]
@@ -42,6 +42,7 @@ class StrategyConfig(ConfigBase):
     static: StaticConfig = field(default_factory=StaticConfig)
     gbdt: GBDTConfig = field(default_factory=GBDTConfig)  # the boosted-trees control (LightGBM)
     trading: TradingConfig = field(default_factory=TradingConfig)
+    fewshot: FewShotConfig = field(default_factory=FewShotConfig)  # the few-shot study (backtests/fewshot_eval.py)
     live: dict[str, Any] = field(default_factory=dict)  # Robinhood settings, see maml_strategy.live.LiveConfig
 
     def _validate(self) -> None:

@@ -1,4 +1,4 @@
-"""Sections of a strategy file: features, model size, tasks, trading.
+"""Sections of a strategy file: features, model size, tasks, trading, the few-shot study.
 
 Example:
     >>> from maml_strategy.config import TradingConfig
@@ -13,7 +13,7 @@ from typing import Literal
 
 from maml_strategy.config.base import ConfigBase, require
 
-__all__ = ["FeatureConfig", "ModelConfig", "TaskConfig", "TradingConfig"]
+__all__ = ["FeatureConfig", "FewShotConfig", "ModelConfig", "TaskConfig", "TradingConfig"]
 
 
 @dataclass
@@ -121,3 +121,25 @@ class TradingConfig(ConfigBase):
         names = ("bull_low_vol", "bull_high_vol", "bear_low_vol", "bear_high_vol", "sideways_low_vol", "sideways_high_vol")
         bad = [r for r in self.flat_regimes if r not in names]
         require(not bad, f"trading.flat_regimes {bad} are not regimes; use some of {', '.join(names)}")
+
+
+@dataclass
+class FewShotConfig(ConfigBase):
+    """``fewshot:`` the few-shot study's own settings (:mod:`maml_strategy.backtest.fewshot`).
+
+    Everything else the study uses comes from the other sections, as in the backtests:
+    K, Q and the learning rates from ``maml:`` (one SGD rate, ``maml.inner_lr``, adapts both
+    methods), the static model's epochs from ``static:``, the label and the support/query gap
+    (``features.lag``) from ``features:``, the width from ``model:``.
+
+    Example:
+        >>> FewShotConfig(min_segment=30).val_fraction
+        0.2
+    """
+
+    min_segment: int = 20  # drop regime segments shorter than this many bars
+    val_fraction: float = 0.2  # last fraction of the training window's days: validation (MAML tasks, static early stopping)
+
+    def _validate(self) -> None:
+        require(self.min_segment >= 1, f"fewshot.min_segment must be >= 1, got {self.min_segment}")
+        require(0 < self.val_fraction < 1, f"fewshot.val_fraction must be in (0, 1), e.g. 0.2, got {self.val_fraction}")
