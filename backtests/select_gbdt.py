@@ -44,7 +44,9 @@ from maml_strategy.backtest.train import build_dataset
 from maml_strategy.config import load_config
 from maml_strategy.data import load_ohlcv
 from maml_strategy.errors import MamlStrategyError
+from maml_strategy.features import before_validation
 from maml_strategy.features.scaler import FeatureScaler
+from maml_strategy.precompute import support_positions
 from maml_strategy.learners.gbdt import GBDTConfig, score_predictions, select_gbdt_params, train_gbdt
 
 HERE = Path(__file__).resolve().parent
@@ -57,17 +59,17 @@ def symbol_arrays(path: Path, cfg, K: int, query_len: int) -> dict | None:
     """Raw train/val arrays and validation transition tasks of one symbol (data cut at VAL_END)."""
     df = load_ohlcv(path.stem, path=path).loc[:VAL_END]  # 2008+ never enters
     ds = build_dataset(df, cfg, TRAIN_START, VAL_END)
-    h = cfg.features.horizon
+    lag, vw = cfg.features.lag, cfg.features.vol_window
     pos = np.arange(len(ds.index))
     val_pos = int(np.searchsorted(ds.index, VAL_START))
-    tr = ds.valid & (pos + h < val_pos)  # label close[i + h] lies before the first validation bar
+    tr = ds.valid & before_validation(pos, val_pos, lag)  # the train/validation gap
     va = ds.valid & (pos >= val_pos)
     tasks = []
     for seg in ds.segments:
         t = seg.start_pos
         if t < val_pos or seg is ds.segments[0]:
             continue
-        sup = np.flatnonzero(ds.valid & (pos + h <= t) & (pos >= t - K - h))[-K:]  # the engine's window
+        sup = support_positions(t, 0, ds.valid, support_size=K, horizon=lag, vol_window=vw)  # the engine's window
         qry = np.flatnonzero(ds.valid & (pos >= t) & (pos <= min(seg.end_pos, t + query_len - 1)))
         if len(sup) == K and len(qry) >= 5:
             tasks.append((sup, qry))

@@ -38,7 +38,7 @@ from maml_strategy.features import FeatureScaler, MultiTimeframeExtractor, known
 from maml_strategy.regime import RegimeDetector, RegimeSegment
 from maml_strategy.regime.detector import segments_from_codes
 
-__all__ = ["SymbolFeatures", "PooledWindows", "symbol_features", "pool_windows", "feature_layout"]
+__all__ = ["SymbolFeatures", "PooledWindows", "symbol_features", "pool_windows", "feature_layout", "window_labels"]
 
 
 @dataclass
@@ -130,8 +130,12 @@ class PooledWindows:
         return np.flatnonzero(np.isfinite(y) & np.isfinite(self.x).all(axis=1))
 
 
-def _label_mask(sf: SymbolFeatures, lo: pd.Timestamp, hi: pd.Timestamp) -> np.ndarray:
-    """Labels of rows dated in ``[lo, hi]`` known by the window's last bar (:func:`known_at`); NaN elsewhere."""
+def window_labels(sf: SymbolFeatures, lo: Any, hi: Any) -> np.ndarray:
+    """Labels of rows dated in ``[lo, hi]`` known by the window's last bar (:func:`known_at`); NaN elsewhere.
+
+    The one masking rule at a window's end: training, validation and test windows alike.
+    """
+    lo, hi = pd.Timestamp(lo), pd.Timestamp(hi)
     a, b = sf.pos(lo), sf.pos(hi, side="right")  # rows [a, b) are inside
     pos = np.arange(len(sf.y))
     return np.where((pos >= a) & known_at(pos, b - 1, sf.horizon), sf.y, np.nan)
@@ -183,7 +187,7 @@ def pool_windows(
         dates.append(sf.index.values[a:b])
         all_segs = segments_from_codes(sf.regime[:b], sf.index[:b])
         for name, (wa, wb) in bounds.items():
-            labels[name].append(_label_mask(sf, wa, wb)[a:b])
+            labels[name].append(window_labels(sf, wa, wb)[a:b])
             p0, p1 = max(sf.pos(wa), a), sf.pos(wb, side="right") - 1
             for s in all_segs:
                 s0, s1 = max(s.start_pos - extend_back, p0), min(s.end_pos, p1)

@@ -18,7 +18,7 @@ import torch
 from maml_strategy.backtest.runner import BacktestResult, run_backtest
 from maml_strategy.backtest.stats import alpha_beta, skill_scores
 from maml_strategy.config import KINDS, StrategyConfig, kinds as kinds_where
-from maml_strategy.dataset import SymbolFeatures
+from maml_strategy.dataset import SymbolFeatures, window_labels
 from maml_strategy.engine import Precomputed
 
 __all__ = ["SuiteResult", "trade_args", "run_suite", "model_skill", "test_panel",
@@ -40,14 +40,9 @@ class SuiteResult:
 
 
 def _test_rows(sf: SymbolFeatures, start: pd.Timestamp, end: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of the test window and their realised labels (NaN where the horizon passes ``end``)."""
+    """Rows of the test window and their realised labels (NaN where not known by ``end``)."""
     a, b = sf.pos(start), sf.pos(end, side="right")
-    y = sf.y[a:b].copy()
-    if b - a > sf.horizon:
-        y[len(y) - sf.horizon:] = np.nan
-    else:
-        y[:] = np.nan
-    return np.arange(a, b), y
+    return np.arange(a, b), window_labels(sf, start, end)[a:b]
 
 
 def model_skill(learner: Any, sf: SymbolFeatures, start: Any, end: Any) -> dict[str, Any]:
@@ -165,18 +160,18 @@ def test_panel(df: pd.DataFrame, sf: SymbolFeatures, cfg: StrategyConfig, start:
     strategy did not run is predicted in one batch, un-adapted. Factors come from
     :func:`~maml_strategy.features.factors.factor_signal`, the controls' own function.
     """
-    from maml_strategy.features import FACTORS, factor_signal, forward_returns, tradable_returns
+    from maml_strategy.features import FACTORS, factor_signal, forward_returns, known_at, label_lag, tradable_returns
 
     rows = np.arange(sf.pos(start), sf.pos(end, side="right"))
     idx = pd.DatetimeIndex(sf.index[rows])
     h, vw = cfg.features.horizon, cfg.features.vol_window
     hist = df.loc[: idx[-1]] if len(idx) else df.iloc[:0]
     y_close = forward_returns(hist, h, vw).reindex(idx).to_numpy().copy()  # whatever the training label is
-    y_close[max(len(y_close) - h, 0):] = np.nan
     lab = tradable_returns(hist, h, vw).reindex(idx).to_numpy().copy()
     ret = tradable_returns(hist, h, vw, scaled=False).reindex(idx).to_numpy().copy()
-    lab[max(len(lab) - h - 1, 0):] = np.nan  # known only after the window
-    ret[max(len(ret) - h - 1, 0):] = np.nan
+    rows_in = np.arange(len(idx))
+    for values, label in ((y_close, "close"), (lab, "tradable"), (ret, "tradable")):
+        values[~known_at(rows_in, len(idx) - 1, label_lag(label, h))] = np.nan  # known only after the window
     close = hist["close"].to_numpy(dtype=np.float64)
     factors = {f: pd.Series(factor_signal(f, close, h, vw), index=hist.index).reindex(idx).to_numpy()
                for f in FACTORS}
