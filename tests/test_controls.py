@@ -11,6 +11,7 @@ from maml_strategy.config import StrategyConfig
 from maml_strategy.data import synthetic_ohlcv
 from maml_strategy.dataset import symbol_features
 from maml_strategy.engine import Precomputed
+from maml_strategy.errors import DataError
 from maml_strategy.regime import RegimeDetector
 from maml_strategy.strategy import DEFAULT_LONG_REGIMES
 
@@ -67,3 +68,21 @@ def test_precomputed_equals_streaming_for_controls(df) -> None:
         a = run_backtest(df, kind, cfg, START, END)
         b = run_backtest(df, kind, cfg, START, END, precomputed=pre)
         assert b.metrics["total_return"] == pytest.approx(a.metrics["total_return"], abs=1e-12)
+
+
+def test_sma_warm_up_follows_its_period(df) -> None:
+    from maml_strategy.backtest.runner import warmup_bars
+
+    cfg = StrategyConfig()
+    fast = warmup_bars(cfg, "sma200", precomputed=True, period=50)
+    assert fast < 200 and warmup_bars(cfg, "sma200", precomputed=True) == 201  # period + 1 for the SMA
+    # and a 50-day SMA runs on a history too short for the 200-day one
+    short = df.loc["2004-06-01":END]
+    pre = Precomputed.from_symbol_features(symbol_features(df.loc[:END], cfg, "SYN"))
+    assert fast <= len(short.loc[:"2005-01-02"]) < 200
+    with pytest.raises(DataError, match="needed for warm-up"):
+        run_backtest(short, "sma200", cfg, START, END, precomputed=pre)
+    res = run_backtest(short, "sma200", cfg, START, END, precomputed=pre, period=50)
+    sma = short["close"].rolling(50).mean()
+    want = (short["close"] > sma).loc[START:END]
+    np.testing.assert_array_equal(_held(res).to_numpy()[1:], want.to_numpy()[:-1])
