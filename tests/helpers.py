@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import io
 import subprocess
 import sys
+import types
+import warnings
 from pathlib import Path
 
 import yaml
 
+from maml_strategy.cli import run_main
 from maml_strategy.config import StrategyConfig, load_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,7 +37,32 @@ def tiny_config_file(folder: Path) -> Path:
     return path
 
 
+def load_script(name: str) -> types.ModuleType:
+    """``backtests/<name>`` (``run.py`` or ``run``) imported as a fresh module, to call its ``main`` in-process."""
+    stem = Path(name).stem
+    spec = importlib.util.spec_from_file_location(f"_script_{stem}", REPO / "backtests" / f"{stem}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # backtrader's metaclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_script(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """Run ``backtests/<name>`` with this interpreter; capture output."""
-    return subprocess.run([sys.executable, str(REPO / "backtests" / name), *args],
-                          capture_output=True, text=True, timeout=600, cwd=cwd)
+    """Run ``backtests/<name> ARGS`` from ``cwd`` the way its ``__main__`` does (``run_main(main)``), in-process.
+
+    No new interpreter (torch and backtrader are imported once per test session, not once per call). The
+    result reads like ``subprocess.run(..., capture_output=True, text=True)``'s: exit status, stdout, and
+    stderr with the ``error:`` line and every warning printed as Python prints it. A bug (any exception
+    but the package's errors) propagates, with its traceback, and fails the test.
+    """
+    main = load_script(name).main
+    out, err = io.StringIO(), io.StringIO()
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+        err.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    with (contextlib.chdir(cwd), warnings.catch_warnings(), contextlib.redirect_stdout(out),
+          contextlib.redirect_stderr(err)):
+        warnings.showwarning = show  # restored on leaving catch_warnings
+        status = run_main(main, list(args))
+    return subprocess.CompletedProcess([name, *args], status, out.getvalue(), err.getvalue())
