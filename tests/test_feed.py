@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import backtrader as bt
 import numpy as np
+import pandas as pd
+from backtrader.utils import date2num
 
-from maml_strategy.backtest.feed import ArrayFeed
+from maml_strategy.backtest.feed import ArrayFeed, date_numbers
 from maml_strategy.data import synthetic_ohlcv
 
 
@@ -39,3 +41,50 @@ def test_array_feed_equals_pandas_data_bar_for_bar() -> None:
     assert va == vb  # the same fills and costs
     c, _ = _run(ArrayFeed(dataname=df.iloc[:-1]))
     assert len(c) == len(df) - 1
+
+
+def _lines_after_preload(feed: ArrayFeed, bulk: bool) -> list[bytes]:
+    """Every line's buffer (bytes, NaN included) after preload, bulk or one load() a bar."""
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(feed)
+    feed.setenvironment(cerebro)
+    feed._start()
+    if bulk:
+        feed.preload()
+    else:
+        bt.feed.DataBase.preload(feed)
+    lines = [feed.lines[k] for k in range(feed.lines.fullsize())]
+    return [(ln.array.tobytes(), ln.idx, len(ln)) for ln in lines]
+
+
+def test_bulk_preload_fills_the_lines_as_one_load_per_bar() -> None:
+    df = synthetic_ohlcv(120, seed=5).drop(columns=["regime"])
+    assert _lines_after_preload(ArrayFeed(dataname=df), True) == _lines_after_preload(ArrayFeed(dataname=df), False)
+    dates = {"fromdate": df.index[10].to_pydatetime(), "todate": df.index[90].to_pydatetime()}
+    a = _lines_after_preload(ArrayFeed(dataname=df, **dates), True)
+    assert a == _lines_after_preload(ArrayFeed(dataname=df, **dates), False)
+    assert len(a[0][0]) == 8 * 81  # bars 10..90 (todate is the day's session end)
+
+
+def test_array_feed_equals_pandas_data_without_preload_and_with_date_bounds() -> None:
+    df = synthetic_ohlcv(200, seed=4).drop(columns=["regime"])
+    for kw in ({"fromdate": df.index[20].to_pydatetime()}, {"todate": df.index[150].to_pydatetime()}):
+        a, va = _run(bt.feeds.PandasData(dataname=df, **kw))
+        b, vb = _run(ArrayFeed(dataname=df, **kw))
+        assert len(a) == len(b) < len(df)
+        np.testing.assert_array_equal(np.array(a), np.array(b))
+        assert va == vb
+    cerebro = bt.Cerebro(stdstats=False, preload=False)
+    cerebro.adddata(ArrayFeed(dataname=df))
+    cerebro.addstrategy(_Record)
+    c = cerebro.run(runonce=False)[0].bars
+    np.testing.assert_array_equal(np.array(c), np.array(_run(bt.feeds.PandasData(dataname=df))[0]))
+
+
+def test_date_numbers_are_date2num() -> None:
+    daily = synthetic_ohlcv(50, seed=1).index
+    rng = np.random.default_rng(0)
+    intraday = pd.DatetimeIndex(daily.asi8 + rng.integers(0, 86_400 * 10**6, len(daily)) * 1000)
+    for index in (daily, intraday, intraday.tz_localize("UTC")):
+        want = [date2num(ts.to_pydatetime()) for ts in index]
+        assert date_numbers(index).tobytes() == np.array(want, dtype=np.float64).tobytes()
