@@ -1,11 +1,12 @@
-"""Speed of the MAML strategy against bare backtrader on the same feed (benchmark, not a test).
+"""Speed of the MAML strategy against bare backtrader on the same bars (benchmark, not a test).
 
     python benchmarks/bench_engine.py [--symbol SPY] [--start 2003-01-01] [--end 2008-12-31] [--repeat 7]
 
 Prints per-bar costs and ONE line ``ratio=R range=LO-HI runs=N``: the MAML strategy's
-bars per second (features and regimes precomputed once, as the backtests do; model
-prediction and adaptation per bar) divided by bare backtrader's (a two-SMA crossover
-strategy on the same feed, next mode). The two strategies run interleaved (bare, MAML,
+bars per second, set up as ``run_backtest`` runs it (features and regimes precomputed
+once; model prediction and adaptation per bar; its ``ArrayFeed``, broker costs and
+decision/fill recorders) divided by bare backtrader's (a two-SMA crossover strategy on
+the same bars in a ``PandasData`` feed, next mode). The two strategies run interleaved (bare, MAML,
 bare, MAML, ...; the order alternates every pair) so that a noisy neighbour slows both
 alike; ``R`` is the median of the ``N`` pairwise ratios, ``LO-HI`` their range.
 """
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     import backtrader as bt
     import torch
 
+    from maml_strategy.analyzers import add_recorders
+    from maml_strategy.backtest.feed import ArrayFeed
     from maml_strategy.config import load_config
     from maml_strategy.data import load_ohlcv
     from maml_strategy.dataset import symbol_features
@@ -62,7 +65,13 @@ def main(argv: list[str] | None = None) -> int:
 
     def timed(strategy: type, **kw: object) -> tuple[float, object]:
         cerebro = bt.Cerebro(stdstats=False)
-        cerebro.adddata(bt.feeds.PandasData(dataname=feed))
+        if strategy is TwoSMA:  # the reference: bare backtrader, PandasData
+            cerebro.adddata(bt.feeds.PandasData(dataname=feed))
+        else:  # as run_backtest sets it up: its feed, broker costs and recorders
+            cerebro.broker.setcash(cfg.trading.cash)
+            cerebro.broker.setcommission(commission=cfg.trading.commission_bps / 1e4)
+            cerebro.adddata(ArrayFeed(dataname=feed))
+            add_recorders(cerebro)
         cerebro.addstrategy(strategy, **kw)
         t = time.perf_counter()
         strat = cerebro.run(runonce=False)[0]
