@@ -230,8 +230,11 @@ class PrecomputedRows(StreamingRows):
         self.pre = pre
         self.planner: AdaptationPlanner | None = None
         self._next: int | None = None  # the expected row of the next bar (None before the first)
-        self._ok = np.isfinite(pre.x).all(axis=1)
-        self._regimes = [None] + [Regime.from_code(c) for c in range(6)]  # by code + 1 (-1: warm-up)
+        # per-row lookups as python lists (no numpy scalar per bar): valid features, regime, transition
+        self._ok = np.isfinite(pre.x).all(axis=1).tolist()
+        regimes = [None] + [Regime.from_code(c) for c in range(6)]  # by code + 1 (-1: warm-up)
+        self._regime = [regimes[c] for c in (np.asarray(pre.regime, dtype=np.int64) + 1).tolist()]
+        self._transition = np.asarray(pre.transition, dtype=bool).tolist()
         self._preds: tuple[Any, int, np.ndarray] | None = None  # (params, first row, predictions) chunk
 
     def row(self, ts: pd.Timestamp, bar: tuple[float, float, float, float, float]) -> BarRow:
@@ -249,7 +252,7 @@ class PrecomputedRows(StreamingRows):
             scaled = self.planner.scaled[i] if self.planner is not None else self.scale(pre.x[i])
         self.push_bar(ts, bar)
         self.push_row(scaled)
-        return BarRow(self._regimes[int(pre.regime[i]) + 1], bool(pre.transition[i]), scaled, i)
+        return BarRow(self._regime[i], self._transition[i], scaled, i)
 
     def support(self, bar: BarRow, reason: str) -> Support | None:
         """The planned adaptation of a transition, else the buffered support window."""

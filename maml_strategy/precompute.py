@@ -18,8 +18,9 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,7 @@ class Precomputed:
     regime: np.ndarray  # [n] int8 confirmed regime code (-1 in warm-up)
     transition: np.ndarray  # [n] bool
     y: np.ndarray | None = None  # [n] vol-scaled forward-return labels (NaN where unknown); None = no batching
+    _ns: list[int] | None = field(default=None, init=False, repr=False, compare=False)  # locate's keys
 
     @classmethod
     def from_symbol_features(cls, sf: Any) -> Precomputed:
@@ -65,11 +67,13 @@ class Precomputed:
 
     def locate(self, ts: pd.Timestamp, hint: int = 0) -> int:
         """Row of date ``ts`` (``hint``: the expected row, checked first)."""
-        key = np.datetime64(ts.value, "ns")
-        if 0 <= hint < len(self.dates) and self.dates[hint] == key:
+        if self._ns is None:  # the dates as int nanoseconds: a per-bar lookup without numpy scalars
+            self._ns = np.asarray(self.dates, dtype="datetime64[ns]").astype(np.int64).tolist()
+        ns, key = self._ns, ts.value
+        if 0 <= hint < len(ns) and ns[hint] == key:
             return hint
-        i = int(np.searchsorted(self.dates, key))
-        if i >= len(self.dates) or self.dates[i] != key:
+        i = bisect.bisect_left(ns, key)
+        if i >= len(ns) or ns[i] != key:
             raise ConfigError(f"bar {ts.date()} is not in the precomputed features ({len(self.dates)} rows); "
                               "build Precomputed from the same frame as the feed")
         return i

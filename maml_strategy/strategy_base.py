@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import os
 from typing import Any, ClassVar
 
@@ -29,6 +30,12 @@ from maml_strategy.learners import load_learner
 from maml_strategy.regime import RegimeDetector
 
 __all__ = ["EngineStrategy", "resolve_config"]
+
+
+def _bar_date(num: float) -> datetime.datetime:
+    """``bt.num2date(num)``: a whole day number (a daily bar) is that day's midnight, anything else goes to num2date."""
+    day = int(num)
+    return datetime.datetime.fromordinal(day) if day == num else bt.num2date(num)
 
 
 def resolve_config(config: Any) -> StrategyConfig:
@@ -93,6 +100,7 @@ class EngineStrategy(bt.Strategy):
         self.bar_target = 0.0  # the last bar's target; 0 before trade_start
         self._target = 0.0
         self._last_active_date: pd.Timestamp | None = None
+        self._bar_lines: tuple[Any, ...] | None = None  # the data's datetime and OHLCV lines (_decide)
 
     @classmethod
     def warmup_bars(cls, cfg: StrategyConfig, precomputed: bool, **params: Any) -> int:
@@ -114,10 +122,12 @@ class EngineStrategy(bt.Strategy):
         return self.engine.adaptations
 
     def _decide(self) -> Decision:
-        d = self.datas[0]
-        return self.engine.on_bar(
-            bt.num2date(d.datetime[0]), d.open[0], d.high[0], d.low[0], d.close[0], d.volume[0]
-        )
+        lines = self._bar_lines
+        if lines is None:  # the feed's line buffers, looked up once
+            d = self.datas[0].lines
+            lines = self._bar_lines = (d.datetime, d.open, d.high, d.low, d.close, d.volume)
+        dt, o, h, lo, c, v = (line[0] for line in lines)
+        return self.engine.on_bar(_bar_date(dt), o, h, lo, c, v)
 
     def next(self) -> None:
         dec = self.decision = self._decide()

@@ -79,3 +79,19 @@ def test_both_sources_give_the_same_rows(series) -> None:
             np.testing.assert_allclose(a.scaled, b.scaled, rtol=1e-5, atol=1e-5)
             n_rows += 1
     assert n_rows > 300
+
+
+def test_locate_finds_rows_by_date_and_rejects_others(series) -> None:
+    import pandas as pd
+
+    from maml_strategy.errors import ConfigError
+
+    _, df, sf, _ = series
+    pre = Precomputed.from_symbol_features(sf).window(df.index[100], df.index[-1])
+    assert pre.locate(df.index[100]) == 0
+    assert pre.locate(df.index[150], 50) == 50  # the hint
+    assert pre.locate(df.index[150], 7) == 50  # a wrong hint: searched
+    assert pre.locate(pd.Timestamp(df.index[150].to_pydatetime())) == 50  # a microsecond-unit Timestamp
+    for ts in (df.index[99], df.index[150] + pd.Timedelta(hours=1), df.index[-1] + pd.Timedelta(days=1)):
+        with pytest.raises(ConfigError, match="not in the precomputed"):
+            pre.locate(ts)

@@ -88,3 +88,11 @@ def test_date_numbers_are_date2num() -> None:
     for index in (daily, intraday, intraday.tz_localize("UTC")):
         want = [date2num(ts.to_pydatetime()) for ts in index]
         assert date_numbers(index).tobytes() == np.array(want, dtype=np.float64).tobytes()
+
+
+def test_the_strategies_bar_date_is_num2date() -> None:
+    from maml_strategy.strategy_base import _bar_date
+
+    rng = np.random.default_rng(2)
+    for num in [*np.arange(730_000.0, 740_000.0, 37.0), *rng.uniform(730_000, 740_000, 2000), 733_000 + 5 / 86_400]:
+        assert type(_bar_date(num)) is type(bt.num2date(num)) and _bar_date(num) == bt.num2date(num)
