@@ -22,6 +22,7 @@ TINY = {
     "maml": {"meta_epochs": 2, "steps_per_epoch": 3, "inner_steps": 2, "num_tasks_per_batch": 4,
              "val_tasks": 8, "support_size": 16, "query_size": 8, "patience": None},
     "static": {"epochs": 3, "batch_size": 64, "patience": None},
+    "gbdt": {"n_estimators": 40, "early_stopping_rounds": 10},
 }
 
 

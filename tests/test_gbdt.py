@@ -262,7 +262,7 @@ def test_a_gbdt_section_in_the_strategy_yaml_changes_the_trained_model(tmp_path)
     cfg = load_config(path)
     assert cfg.gbdt == GBDTConfig(num_leaves=2, min_data_in_leaf=20)
     with pytest.raises(ConfigError, match="gbdt.num_leave"):
-        load_config(None, **TINY, gbdt={"num_leave": 2})
+        load_config(None, **{**TINY, "gbdt": {"num_leave": 2}})
     df = synthetic_ohlcv(1500, seed=3, start="2000-01-03").drop(columns=["regime"])
     period = custom_period("2000-01-03", "2004-12-31", "2005-01-03", "2005-10-31")
     assert cache_key(df, cfg, period, 0) != cache_key(df, load_config(None, **TINY), period, 0)
