@@ -106,6 +106,31 @@ class _Ring:
         return self._buf[self._end - n : self._end]
 
 
+class _ListRing:
+    """:class:`_Ring`'s interface over a list: cheap appends, arrays built only when read.
+
+    The precomputed path reads its bar buffers only to re-adapt, so it buffers bars here.
+    """
+
+    def __init__(self, size: int, width: int, dtype: Any) -> None:
+        self.size, self.width, self.dtype = size, width, dtype
+        self._rows: list[Any] = []
+
+    def append(self, row: Any) -> None:
+        rows = self._rows
+        rows.append(row)
+        if len(rows) >= 2 * self.size:
+            del rows[: len(rows) - self.size]
+
+    def __len__(self) -> int:
+        return min(len(self._rows), self.size)
+
+    def last(self, n: int) -> np.ndarray:
+        """The last ``n`` rows (oldest first), as a new array."""
+        n = min(n, len(self))
+        return np.array(self._rows[len(self._rows) - n :], dtype=self.dtype).reshape(n, self.width)
+
+
 @dataclass
 class BarRow:
     """What a row source gives the decision core for one bar."""
@@ -135,14 +160,16 @@ class StreamingRows:
     training label of :func:`~maml_strategy.features.labels.make_labels` computed on them.
     """
 
+    buffer: type = _Ring  # the bar buffers (the feature window reads them every bar)
+
     def __init__(self, engine: SignalEngine) -> None:
         self.engine = engine
         e, h, vw = engine, engine.features_cfg.lag, engine.features_cfg.vol_window
         self.n_keep = support_history(e.support_size, h, vw)  # bars behind one support window
         # bars kept: the feature window, or enough for K labels (+ their vol windows), whichever is larger
         self.max_bars = max(e.extractor.window, self.n_keep)
-        self._dates = _Ring(self.max_bars, 1, "datetime64[ns]")
-        self._ohlcv = _Ring(self.max_bars, 5, np.float64)
+        self._dates = self.buffer(self.max_bars, 1, "datetime64[ns]")
+        self._ohlcv = self.buffer(self.max_bars, 5, np.float64)
         self._rows: deque[np.ndarray | None] = deque(maxlen=e.support_size + h + 1)
         self._n = 0
 
@@ -224,6 +251,8 @@ class PrecomputedRows(StreamingRows):
     are computed ``PREDICT_CHUNK`` rows at a time; re-adaptations (and series without
     labels) use the buffered bars, as the streaming source does.
     """
+
+    buffer = _ListRing  # read only to re-adapt
 
     def __init__(self, engine: SignalEngine, pre: Precomputed) -> None:
         super().__init__(engine)

@@ -126,8 +126,8 @@ class EngineStrategy(bt.Strategy):
         if lines is None:  # the feed's line buffers, looked up once
             d = self.datas[0].lines
             lines = self._bar_lines = (d.datetime, d.open, d.high, d.low, d.close, d.volume)
-        dt, o, h, lo, c, v = (line[0] for line in lines)
-        return self.engine.on_bar(_bar_date(dt), o, h, lo, c, v)
+        dt, o, h, lo, c, v = lines
+        return self.engine.on_bar(_bar_date(dt[0]), o[0], h[0], lo[0], c[0], v[0])
 
     def next(self) -> None:
         dec = self.decision = self._decide()

@@ -95,3 +95,21 @@ def test_locate_finds_rows_by_date_and_rejects_others(series) -> None:
     for ts in (df.index[99], df.index[150] + pd.Timedelta(hours=1), df.index[-1] + pd.Timedelta(days=1)):
         with pytest.raises(ConfigError, match="not in the precomputed"):
             pre.locate(ts)
+
+
+def test_list_ring_holds_what_the_numpy_ring_holds() -> None:
+    from maml_strategy.engine import _ListRing, _Ring
+
+    rng = np.random.default_rng(0)
+    rings = [(_Ring(7, 5, np.float64), _ListRing(7, 5, np.float64)),
+             (_Ring(7, 1, "datetime64[ns]"), _ListRing(7, 1, "datetime64[ns]"))]
+    for t in range(40):
+        bar = tuple(rng.normal(size=5).tolist())
+        rings[0][0].append(bar), rings[0][1].append(bar)
+        day = np.datetime64(1_600_000_000_000_000_000 + t * 86_400 * 10**9, "ns")
+        rings[1][0].append(day), rings[1][1].append(day)
+        for a, b in rings:
+            assert len(a) == len(b)
+            for n in (0, 1, 3, 7, 9):
+                x, y = a.last(n), b.last(n)
+                assert x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
