@@ -63,7 +63,7 @@ def test_bulk_preload_fills_the_lines_as_one_load_per_bar() -> None:
     dates = {"fromdate": df.index[10].to_pydatetime(), "todate": df.index[90].to_pydatetime()}
     a = _lines_after_preload(ArrayFeed(dataname=df, **dates), True)
     assert a == _lines_after_preload(ArrayFeed(dataname=df, **dates), False)
-    assert len(a[0][0]) == 8 * 81  # bars 10..90 (todate is the day's session end)
+    assert len(a[0][0]) == 8 * 81  # bars 10..90: both bounds are inclusive
 
 
 def test_array_feed_equals_pandas_data_without_preload_and_with_date_bounds() -> None:
