@@ -68,16 +68,33 @@ def test_local_run_writes_summary(local_run) -> None:
     assert "mean Sharpe" in r.stdout
 
 
-def test_resume_reuses_finished_tasks(local_run) -> None:
+@pytest.fixture(scope="module")
+def damaged_run(local_run):
+    """The same run again on a copy of the cache that a killed run and killed writers left behind: one result
+    missing (killed before that task finished), one result and one feature array cut short, a stale temp dir."""
+    import shutil
+
     tmp, uni, _ = local_run
-    results = sorted((tmp / "cache" / "wf").glob("*.json"))
+    shutil.copytree(tmp / "cache", tmp / "torn")
+    results = sorted((tmp / "torn" / "wf").glob("*.json"))
     assert len(results) == 6
     results[0].unlink()  # as if the run had been killed before this task finished
-    r = _wf(tmp, uni, out="out2")
+    results[1].write_text(results[1].read_text()[:40])  # a backtest result cut short
+    feature = sorted((tmp / "torn" / "features").glob("*/x.npy"))[0]
+    with open(feature, "r+b") as fh:  # a feature array cut short
+        fh.truncate(feature.stat().st_size // 3)
+    (tmp / "torn" / ".stale.99999999.x.tmp").mkdir()  # left by a killed writer of another entry: not ours to judge
+    r = _wf(tmp, uni, cache="torn", out="out_torn")
     assert r.returncode == 0, r.stderr[-2000:]
-    s = json.loads((tmp / "out2" / "summary.json").read_text())
-    assert s["tasks"]["backtest_cached"] == 5 and s["tasks"]["train_cached"] == s["tasks"]["train"]
-    assert _results(tmp, "out2") == _results(tmp, "out")
+    return tmp, r
+
+
+def test_resume_reuses_finished_tasks(damaged_run) -> None:
+    tmp, _ = damaged_run
+    s = json.loads((tmp / "out_torn" / "summary.json").read_text())
+    # the missing and the torn result are recomputed, the 4 intact ones read; no model is retrained
+    assert s["tasks"]["backtest_cached"] == 4 and s["tasks"]["train_cached"] == s["tasks"]["train"]
+    assert _results(tmp, "out_torn") == _results(tmp, "out")
 
 
 @pytest.mark.slow  # ~25 s (starts a local Ray); run with -m slow
@@ -150,22 +167,11 @@ def test_paired_comparison_pairs_seedless_controls_with_every_seed() -> None:
     assert c["mean_diff"] == pytest.approx(0.3) and c["cells"] == 1
 
 
-def test_torn_cache_entries_warn_once_each_and_are_recomputed(local_run) -> None:
-    import shutil
-
+def test_torn_cache_entries_warn_once_each_and_are_recomputed(damaged_run) -> None:
     from maml_strategy.atomic import leftover_temp_files
 
-    tmp, uni, _ = local_run
-    shutil.copytree(tmp / "cache", tmp / "torn")
-    result = sorted((tmp / "torn" / "wf").glob("*.json"))[0]
-    result.write_text(result.read_text()[:40])  # a backtest result cut short
-    feature = sorted((tmp / "torn" / "features").glob("*/x.npy"))[0]
-    with open(feature, "r+b") as fh:  # a feature array cut short
-        fh.truncate(feature.stat().st_size // 3)
-    (tmp / "torn" / ".stale.99999999.x.tmp").mkdir()  # left by a killed writer of another entry: not ours to judge
-    r = _wf(tmp, uni, cache="torn", out="out_torn")
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stderr.count("incomplete or corrupt") == 2, r.stderr[-2000:]
+    tmp, r = damaged_run
+    assert r.stderr.count("incomplete or corrupt") == 2, r.stderr[-2000:]  # the torn result and feature, not the missing one
     assert _results(tmp, "out_torn") == _results(tmp, "out")
     assert [p.name for p in leftover_temp_files(tmp / "torn")] == [".stale.99999999.x.tmp"]
     assert leftover_temp_files(tmp / "out_torn") == []
