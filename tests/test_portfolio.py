@@ -92,15 +92,11 @@ def _forward_open_returns(frames: dict[str, pd.DataFrame], h: int = 5) -> pd.Dat
     return o.shift(-1 - h) / o.shift(-1) - 1.0
 
 
-def _yearly_runs(frames: dict[str, pd.DataFrame], scores: pd.DataFrame) -> list[dict]:
-    runs = []
-    for year in (2011, 2012):
-        for kind, params in (("model", {"scores": scores, "top_k": 3}), ("equal_weight", {"equal_weight": True})):
-            r = run_portfolio(frames, CFG, f"{year}-01-01", f"{year}-12-31", **params)
-            rets = r.daily_returns
-            runs.append({"kind": kind, "year": year, "seed": 0, "dates": list(rets.index), "returns": list(rets),
-                         **yearly_metrics(rets, r.equity, r.start_value, r.traded_value)})
-    return runs
+def _yearly_run(frames: dict[str, pd.DataFrame], kind: str, year: int, **params) -> dict:
+    r = run_portfolio(frames, CFG, f"{year}-01-01", f"{year}-12-31", **params)
+    rets = r.daily_returns
+    return {"kind": kind, "year": year, "seed": 0, "dates": list(rets.index), "returns": list(rets),
+            **yearly_metrics(rets, r.equity, r.start_value, r.traded_value)}
 
 
 def test_planted_skill_beats_equal_weight_and_noise_does_not() -> None:
@@ -109,9 +105,17 @@ def test_planted_skill_beats_equal_weight_and_noise_does_not() -> None:
     rng = np.random.default_rng(1)
     noise = pd.DataFrame(rng.normal(size=fwd.shape), index=fwd.index, columns=fwd.columns)
     boot = BootstrapConfig(n_boot=400)
-    skilled = portfolio_section(_yearly_runs(frames, fwd + 0.03 * noise), boot)["model"]  # planted, noisy
+    years = (2011, 2012)
+    bench = [_yearly_run(frames, "equal_weight", year, equal_weight=True) for year in years]  # scores play no part
+
+    def model(scores: pd.DataFrame) -> dict:
+        runs = [run for year, eq in zip(years, bench)
+                for run in (_yearly_run(frames, "model", year, scores=scores, top_k=3), eq)]
+        return portfolio_section(runs, boot)["model"]
+
+    skilled = model(fwd + 0.03 * noise)  # planted, noisy
     assert skilled["excess_ci95"][0] > 0 and skilled["information_ratio_ci95"][0] > 0, skilled
-    pure = portfolio_section(_yearly_runs(frames, noise), boot)["model"]
+    pure = model(noise)
     lo, hi = pure["excess_ci95"]
     assert lo < 0 < hi, pure
     assert pure["information_ratio_ci95"][0] < 0 < pure["information_ratio_ci95"][1]
@@ -241,7 +245,7 @@ def _wf(tmp: Path, uni: Path, *extra: str, cache: str = "cache", out: str = "out
 @pytest.fixture(scope="module")
 def portfolio_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pwf")
-    uni = _universe(tmp)
+    uni = _universe(tmp, 3)
     r = _wf(tmp, uni)
     assert r.returncode == 0, r.stderr[-3000:]
     return tmp, uni, r
