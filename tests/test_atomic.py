@@ -23,6 +23,7 @@ from maml_strategy.atomic import (
     write_entry,
     write_json_entry,
 )
+from tests.helpers import load_script
 
 
 def _entry(root: Path) -> Path:
@@ -149,15 +150,12 @@ def _universe(folder: Path) -> Path:
 
 def test_walk_forward_output_failure_is_one_error_line_and_keeps_old_summary(tmp_path: Path, monkeypatch,
                                                                               capsys) -> None:
-    import importlib.util
 
     import maml_strategy.atomic as atomic
     import maml_strategy.backtest.walkforward as wf
     from maml_strategy.cli import run_main
 
-    spec = importlib.util.spec_from_file_location("wf_script", Path(__file__).parents[1] / "backtests" / "walk_forward.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("walk_forward.py")
     monkeypatch.setattr(wf, "run_walk_forward", lambda *a, **k: _fake_results())
     out = tmp_path / "out"
     argv = ["--universe", str(_universe(tmp_path)), "--first", "2008", "--last", "2008", "--train-years", "3",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from maml_strategy.backtest.fewshot import (
 from maml_strategy.config import FewShotConfig, load_config
 from maml_strategy.data import synthetic_ohlcv
 from maml_strategy.errors import ConfigError, DataError
+from tests.helpers import load_script
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WINDOWS = ("2001-01-01", "2003-06-30", "2003-07-01", "2004-12-31")
@@ -47,13 +47,6 @@ def _perturb_after(df: pd.DataFrame, day: str, seed: int = 7) -> pd.DataFrame:
         out.loc[later, col] = out.loc[later, col].to_numpy() * factor
     out.loc[later, "volume"] = out.loc[later, "volume"].to_numpy() * 1.5
     return out
-
-
-def _load_validate_maml():
-    spec = importlib.util.spec_from_file_location("validate_maml", REPO_ROOT / "backtests" / "validate_maml.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_run_fewshot_returns_curves_of_the_right_shape(frame: pd.DataFrame) -> None:
@@ -161,7 +154,7 @@ def test_the_study_file_holds_the_published_settings() -> None:
 
 @pytest.mark.slow  # ~30 s: a whole meta-training through the script; the library path is covered above
 def test_validate_maml_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    cli = _load_validate_maml()
+    cli = load_script("validate_maml.py")
     df = synthetic_ohlcv(1300, seed=3).drop(columns="regime")
     csv = tmp_path / "SYN.csv"
     df.rename(columns=str.capitalize).rename_axis("Date").to_csv(csv)
@@ -188,7 +181,7 @@ def test_validate_maml_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[
     "extra", [["--years", "2007-1995"], ["--years", "2005-2006"], ["--years", "nineties"], ["--source", "bloomberg"]]
 )
 def test_validate_maml_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str]) -> None:
-    cli = _load_validate_maml()
+    cli = load_script("validate_maml.py")
     code = cli.main(["--save-results", str(tmp_path / "r"), *extra])
     assert code == 2
     err = capsys.readouterr().err.strip()

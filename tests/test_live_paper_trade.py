@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 
 import pandas as pd
 import pytest
 import yaml
 
 from maml_strategy.backtest import custom_period, run_backtest, train_models
-from tests.helpers import REPO, TINY, tiny_config
-
-
-def _paper_trade():
-    spec = importlib.util.spec_from_file_location("paper_trade", REPO / "backtests" / "paper_trade.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["paper_trade"] = module  # backtrader's metaclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers import TINY, load_script, tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +31,7 @@ def _replay(tiny_setup, spy_csv, live):
     folder, _, _, _, model_path = tiny_setup
     args = ["--replay", str(spy_csv), "--symbol", "SPY", "--start", "2020-01-01", "--end", "2020-06-30",
             "--model", str(model_path), "--price-basis", "close", "--config", str(_config_file(folder, live))]
-    return _paper_trade().main(args)
+    return load_script("paper_trade.py").main(args)
 
 
 def _config_file(folder, live):

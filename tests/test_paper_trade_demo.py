@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import yaml
 
-from tests.helpers import REPO, tiny_config_file
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(f"_demo_{name}", REPO / "backtests" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # backtrader's metaclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers import load_script, tiny_config_file
 
 
 def _setup(folder: Path) -> tuple[Path, Path, Path]:
@@ -41,16 +31,16 @@ def test_period_replay_reuses_run_py_model_and_summarises(tmp_path: Path, capsys
     paper = ["--replay", str(csv), "--symbol", "SYN", "--period", "syn", "--periods", str(periods), "--config",
              str(cfg), "--cache-dir", str(cache), "--daily-loss-limit", "0.5"]
     # no cache yet: it says that it trains, and about how long
-    assert _script("paper_trade").main([*paper, "--cache-dir", ""]) == 0
+    assert load_script("paper_trade.py").main([*paper, "--cache-dir", ""]) == 0
     out = capsys.readouterr().out
     assert re.search(r"^model: training MAML .* SYN 2000-01-01\.\.2005-12-31, seed 0: about \d+-\d+ s", out, re.M)
 
-    rc = _script("run").main(["--symbol", "SYN", "--data", str(csv), "--period", "syn", "--periods", str(periods),
+    rc = load_script("run.py").main(["--symbol", "SYN", "--data", str(csv), "--period", "syn", "--periods", str(periods),
                               "--seeds", "1", "--config", str(cfg), "--cache-dir", str(cache),
                               "--out", str(tmp_path / "run"), "--quiet"])
     assert rc == 0
     capsys.readouterr()
-    assert _script("paper_trade").main(paper) == 0
+    assert load_script("paper_trade.py").main(paper) == 0
     out = capsys.readouterr().out
     assert "model: loading SYN 2000-01-01..2005-12-31 seed 0 from the cache" in out
     assert re.search(r"^model \w+: loaded from the cache", out, re.M)
@@ -67,7 +57,7 @@ def test_period_replay_reuses_run_py_model_and_summarises(tmp_path: Path, capsys
 def test_period_argument_errors(tmp_path: Path, capsys) -> None:
     from maml_strategy.cli import run_main
 
-    main = _script("paper_trade").main
+    main = load_script("paper_trade.py").main
     for argv, text in ((["--period", "2008"], "--period: replays a named test window: it needs --replay CSV"),
                        (["--period", "1999", "--replay", "x.csv"], "unknown period '1999'; choose one of 2008, 2020"),
                        (["--period", "2008", "--replay", "x.csv", "--start", "2008-02-01"], "drop --start/--end"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 
@@ -13,7 +12,7 @@ import yaml
 from maml_strategy.config import TradingConfig
 from maml_strategy.errors import ConfigError
 from maml_strategy.positions import PositionMapper, exposure_from_prediction
-from tests.helpers import REPO, TINY
+from tests.helpers import TINY, load_script
 
 
 def _run(cfg: TradingConfig, preds, closes=None) -> list[float]:
@@ -131,16 +130,9 @@ def test_config_range_checks(bad: dict, match: str) -> None:
         TradingConfig(**bad)
 
 
-def _run_py():
-    spec = importlib.util.spec_from_file_location("_run_script", REPO / "backtests" / "run.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_run_py_with_rank_and_overlay(spy_csv, tmp_path) -> None:
     """`backtests/run.py --config <yaml>` with position_mode rank and overlay (tiny net, half a year, in-process)."""
-    main = _run_py().main
+    main = load_script("run.py").main
     exposures = {}
     for mode in ("rank", "overlay"):
         cfg = tmp_path / f"{mode}.yaml"

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 
 import pytest
 
-from tests.helpers import REPO, run_script
+from tests.helpers import load_script, run_script
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("select_learner", REPO / "backtests" / "select_learner.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("select_learner.py")
 
 
 def _summary(sharpes: dict[str, float], ic: float = 0.05) -> dict:

@@ -3,7 +3,6 @@ when the extra is missing."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import socket
@@ -18,7 +17,7 @@ import pytest
 from maml_strategy.backtest.metrics import performance
 from maml_strategy.backtest.tearsheet import INSTALL_HINT, write_tearsheet
 from maml_strategy.errors import ConfigError, DataError
-from tests.helpers import REPO, tiny_config_file
+from tests.helpers import load_script, tiny_config_file
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +95,7 @@ def _synthetic_csv(folder: Path) -> Path:
 def test_run_tearsheet_agrees_with_summary(tmp_path: Path) -> None:
     """`run.py --tearsheet`: total return and Sharpe of MAML and buy-and-hold equal summary.json's (0.05 pp)."""
     pytest.importorskip("quantstats")
-    spec = importlib.util.spec_from_file_location("_run_script_tearsheet", REPO / "backtests" / "run.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("run.py")
     out = tmp_path / "out"
     rc = script.main(["--symbol", "SYN", "--data", str(_synthetic_csv(tmp_path)), "--train-start", "2000-01-01",
                       "--train-end", "2005-12-31", "--test-start", "2006-01-01", "--test-end", "2006-12-31",
