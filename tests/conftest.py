@@ -54,3 +54,16 @@ def spy(spy_csv: Path):
     from maml_strategy.data import read_csv_ohlcv
 
     return read_csv_ohlcv(spy_csv)
+
+
+@pytest.fixture
+def no_report_plots(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run.py``/``write_outputs`` write ``report.png`` and ``monthly_returns.png`` empty, not drawn (~3 s a run).
+
+    For tests that read only the run's tables; tests/test_backtest.py::test_real_spy_end_to_end_cli draws them
+    through the CLI and tests/test_report.py checks the figures themselves.
+    """
+    import maml_strategy.backtest.experiment as experiment
+
+    monkeypatch.setattr(experiment, "plot_report", lambda *args, **kwargs: None)
+    monkeypatch.setattr(experiment, "plot_monthly_heatmap", lambda *args, **kwargs: None)

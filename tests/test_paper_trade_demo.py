@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.helpers import load_script, tiny_config_file
@@ -25,6 +26,7 @@ def _setup(folder: Path) -> tuple[Path, Path, Path]:
     return csv, periods, tiny_config_file(folder)
 
 
+@pytest.mark.usefixtures("no_report_plots")
 def test_period_replay_reuses_run_py_model_and_summarises(tmp_path: Path, capsys) -> None:
     csv, periods, cfg = _setup(tmp_path)
     cache = tmp_path / "cache"

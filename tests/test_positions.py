@@ -130,6 +130,7 @@ def test_config_range_checks(bad: dict, match: str) -> None:
         TradingConfig(**bad)
 
 
+@pytest.mark.usefixtures("no_report_plots")
 def test_run_py_with_rank_and_overlay(spy_csv, tmp_path) -> None:
     """`backtests/run.py --config <yaml>` with position_mode rank and overlay (tiny net, half a year, in-process)."""
     main = load_script("run.py").main

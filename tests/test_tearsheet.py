@@ -92,6 +92,7 @@ def _synthetic_csv(folder: Path) -> Path:
     return path
 
 
+@pytest.mark.usefixtures("no_report_plots")
 def test_run_tearsheet_agrees_with_summary(tmp_path: Path) -> None:
     """`run.py --tearsheet`: total return and Sharpe of MAML and buy-and-hold equal summary.json's (0.05 pp)."""
     pytest.importorskip("quantstats")
