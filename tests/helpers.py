@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import os
 import subprocess
 import sys
 import types
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -48,6 +50,17 @@ def load_script(name: str) -> types.ModuleType:
     return module
 
 
+@contextlib.contextmanager
+def _working_dir(path: Path) -> Iterator[None]:
+    """``os.chdir(path)`` for the block (``contextlib.chdir`` is Python >= 3.11; the package supports 3.10)."""
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
 def run_script(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     """Run ``backtests/<name> ARGS`` from ``cwd`` the way its ``__main__`` does (``run_main(main)``), in-process.
 
@@ -62,7 +75,7 @@ def run_script(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
         err.write(warnings.formatwarning(message, category, filename, lineno, line))
 
-    with (contextlib.chdir(cwd), warnings.catch_warnings(), contextlib.redirect_stdout(out),
+    with (_working_dir(cwd), warnings.catch_warnings(), contextlib.redirect_stdout(out),
           contextlib.redirect_stderr(err)):
         warnings.showwarning = show  # restored on leaving catch_warnings
         status = run_main(main, list(args))
