@@ -12,6 +12,7 @@ within a regime, symbols. There is one scaler and one model per training window.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -98,8 +99,13 @@ class TrainedModels:
         return self.learners.get("gbdt")
 
 
+@functools.lru_cache(maxsize=None)
 def _code_hash(backtests: bool = False) -> str:
-    """Hash of the package's code that shapes a model (``backtests=True``: and a backtest result)."""
+    """Hash of the package's code that shapes a model (``backtests=True``: and a backtest result).
+
+    Read once per process: the code a process runs is the code it imported, and an edit made
+    while it runs must not change the keys of the caches it writes halfway.
+    """
     skip = {"live"} if backtests else {"live", "backtest"}
     h = hashlib.sha256()
     for p in sorted(_PKG_DIR.rglob("*.py")):
