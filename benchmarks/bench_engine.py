@@ -9,6 +9,10 @@ decision/fill recorders) divided by bare backtrader's (a two-SMA crossover strat
 the same bars in a ``PandasData`` feed, next mode). The two strategies run interleaved (bare, MAML,
 bare, MAML, ...; the order alternates every pair) so that a noisy neighbour slows both
 alike; ``R`` is the median of the ``N`` pairwise ratios, ``LO-HI`` their range.
+
+A second line, ``same_feed_ratio=...``, divides by bare backtrader on the project's
+``ArrayFeed`` too (run in the same rotation): the engine's own cost, with the feed's
+speed-up taken out.
 """
 
 from __future__ import annotations
@@ -63,10 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         def next(self) -> None:
             self.order_target_percent(target=0.98 if self.fast[0] > self.slow[0] else 0.0)
 
-    def timed(strategy: type, **kw: object) -> tuple[float, object]:
+    def timed(strategy: type, array_feed: bool = False, **kw: object) -> tuple[float, object]:
         cerebro = bt.Cerebro(stdstats=False)
-        if strategy is TwoSMA:  # the reference: bare backtrader, PandasData
-            cerebro.adddata(bt.feeds.PandasData(dataname=feed))
+        if strategy is TwoSMA:  # the reference: bare backtrader, PandasData (ArrayFeed for the same-feed line)
+            cerebro.adddata(ArrayFeed(dataname=feed) if array_feed else bt.feeds.PandasData(dataname=feed))
         else:  # as run_backtest sets it up: its feed, broker costs and recorders
             cerebro.broker.setcash(cfg.trading.cash)
             cerebro.broker.setcommission(commission=cfg.trading.commission_bps / 1e4)
@@ -81,13 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     n = len(feed)
     maml_kw = {"model": maml, "config": cfg}
     timed(TwoSMA), timed(MAMLRegimeStrategy, **maml_kw)  # warm both (imports, torch kernels)
-    t_bare, t_maml, ratios = [], [], []
-    for k in range(args.repeat):  # one pair per repeat, the order alternating
-        pair = {}
-        for cls in (TwoSMA, MAMLRegimeStrategy)[:: 1 if k % 2 == 0 else -1]:
-            pair[cls] = timed(cls, **(maml_kw if cls is MAMLRegimeStrategy else {}))
-        (tb, _), (tm, strat) = pair[TwoSMA], pair[MAMLRegimeStrategy]
+    t_bare, t_maml, ratios, same_feed = [], [], [], []
+    runs = {"bare": lambda: timed(TwoSMA), "maml": lambda: timed(MAMLRegimeStrategy, **maml_kw),
+            "bare_array": lambda: timed(TwoSMA, array_feed=True)}
+    for k in range(args.repeat):  # one of each per repeat, the order rotating
+        names = list(runs)[k % 3:] + list(runs)[: k % 3]
+        got = {name: runs[name]() for name in names}
+        (tb, _), (tm, strat), (ta, _) = got["bare"], got["maml"], got["bare_array"]
         t_bare.append(tb), t_maml.append(tm), ratios.append(tb / tm)  # = (n / tm) / (n / tb)
+        same_feed.append(ta / tm)
     adapt_ms = [a.ms for a in strat.adaptations]
 
     engine = SignalEngine(maml, adapt=True, regime=cfg.regime, features=cfg.features, trading=cfg.trading)
@@ -107,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"streaming engine.on_bar (drop-in / live path): median {statistics.median(steady):.3f} ms")
     print("pairwise ratios: " + " ".join(f"{r:.2f}" for r in ratios))
     print(f"ratio={statistics.median(ratios):.2f} range={min(ratios):.2f}-{max(ratios):.2f} runs={len(ratios)}")
+    print(f"same_feed_ratio={statistics.median(same_feed):.2f} range={min(same_feed):.2f}-{max(same_feed):.2f} "
+          "(bare backtrader on ArrayFeed too)")
     return 0
 
 
