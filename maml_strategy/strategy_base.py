@@ -100,7 +100,8 @@ class EngineStrategy(bt.Strategy):
         self.bar_target = 0.0  # the last bar's target; 0 before trade_start
         self._target = 0.0
         self._last_active_date: pd.Timestamp | None = None
-        self._bar_lines: tuple[Any, ...] | None = None  # the data's datetime and OHLCV lines (_decide)
+        d = self.datas[0].lines
+        self._bar_lines = (d.datetime, d.open, d.high, d.low, d.close, d.volume)  # read by _decide each bar
 
     @classmethod
     def warmup_bars(cls, cfg: StrategyConfig, precomputed: bool, **params: Any) -> int:
@@ -122,11 +123,7 @@ class EngineStrategy(bt.Strategy):
         return self.engine.adaptations
 
     def _decide(self) -> Decision:
-        lines = self._bar_lines
-        if lines is None:  # the feed's line buffers, looked up once
-            d = self.datas[0].lines
-            lines = self._bar_lines = (d.datetime, d.open, d.high, d.low, d.close, d.volume)
-        dt, o, h, lo, c, v = lines
+        dt, o, h, lo, c, v = self._bar_lines
         return self.engine.on_bar(_bar_date(dt[0]), o[0], h[0], lo[0], c[0], v[0])
 
     def next(self) -> None:

@@ -24,8 +24,8 @@ from maml_strategy.engine import Precomputed
 __all__ = ["SuiteResult", "trade_args", "run_suite", "model_skill", "test_panel",
            "panel_frame"]
 
-_UNADAPTED = tuple(k for k in kinds_where(role="learned") if not KINDS[k].adapts)  # scored in one batch
-_ADAPTED = tuple(k for k in kinds_where(role="learned") if KINDS[k].adapts)  # scored from their decisions
+_UNADAPTED = kinds_where(role="learned", adapts=False)  # scored in one batch
+_ADAPTED = kinds_where(role="learned", adapts=True)  # scored from their decisions
 
 
 @dataclass
